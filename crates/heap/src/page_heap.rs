@@ -1,0 +1,348 @@
+//! `PageHeap`: runs of pages for spans, over the page allocator and the
+//! arenas, with the scavenger that gives idle pages back to the OS.
+//!
+//! This is Go's `mheap` in miniature. One lock guards it all; it is taken once
+//! per span (a span serves a few hundred small allocations) and once per large
+//! object.
+//!
+//! Algorithm, `alloc_run(npages, align)`:
+//! 1. First-fit in the page allocator (`pages.rs`: O(log heap) over its
+//!    summary tree).
+//! 2. If nothing fits, commit enough new arenas to hold the run (`arena.rs`),
+//!    hand their chunks to the page allocator, and retry once.
+//! 3. Take a span record from the pool and point the run's page-map entries
+//!    at it.
+//!
+//! Freeing reverses 3 and frees the pages; the bitmap coalesces the run with
+//! its free neighbours by construction.
+//!
+//! Scavenging. The page allocator knows which free pages are still backed by
+//! memory ("unscavenged"). Each *epoch* (one second) the heap remembers the
+//! smallest number of free unscavenged pages it saw; at the end of the epoch,
+//! that many pages (less a small floor kept warm) were free for the whole
+//! epoch, and are released with `MADV_DONTNEED`, highest addresses first.
+//! So a page is returned to the OS after one to two seconds of disuse, and a
+//! heap that oscillates keeps its working set. `release_memory` releases every
+//! free page at once. Epochs advance on page-heap calls; a process that stops
+//! calling the allocator keeps its pages until it calls `release_memory` (the
+//! runtime crate's background scavenger will call it).
+
+use crate::arena::{self, ARENA_SIZE};
+use crate::lock::RawLock;
+use crate::os;
+use crate::pages::PageAlloc;
+use crate::pool::FixedPool;
+use crate::size_class::{CLASS_PAGES, NUM_SIZE_CLASSES};
+use crate::span::{Span, SpanKind};
+use crate::{CHUNK_PAGES, PAGE_SHIFT};
+use core::cell::UnsafeCell;
+use core::ptr::{self, NonNull};
+
+/// Length of a scavenger epoch in nanoseconds (1 s).
+const EPOCH_NS: u64 = 1_000_000_000;
+/// Free pages the scavenger leaves backed: 2 MiB, about one span refill
+/// burst for every size class, so a steady program does not fault them back.
+const SCAVENGE_FLOOR_PAGES: usize = (2 << 20) >> PAGE_SHIFT;
+const ARENA_PAGES: usize = ARENA_SIZE >> PAGE_SHIFT;
+
+pub struct PageHeap {
+    lock: RawLock,
+    inner: UnsafeCell<Inner>,
+}
+
+// SAFETY: `inner` is only touched with `lock` held.
+unsafe impl Sync for PageHeap {}
+
+/// Everything behind the page-heap lock.
+struct Inner {
+    /// `None` until `init`.
+    pages: Option<PageAlloc>,
+    spans: FixedPool<Span>,
+    /// Counters for `stats()`.
+    stats: HeapCounters,
+    /// Scavenger state: the epoch's start and its low-water mark of free,
+    /// unscavenged pages.
+    epoch_start_ns: u64,
+    epoch_min_unscavenged: usize,
+}
+
+/// Page-heap counters, kept under the lock.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapCounters {
+    /// Pages in spans (small and large).
+    pub span_pages: usize,
+    /// Small spans per class.
+    pub class_spans: [usize; NUM_SIZE_CLASSES],
+    /// Large objects and their pages.
+    pub large_objects: usize,
+    pub large_pages: usize,
+    /// Pages ever released to the OS by the scavenger (cumulative).
+    pub released_pages_total: usize,
+    /// Free pages currently released (not backed).
+    pub released_pages: usize,
+    /// Free pages still backed.
+    pub free_backed_pages: usize,
+}
+
+impl PageHeap {
+    pub const fn new() -> Self {
+        PageHeap {
+            lock: RawLock::new(),
+            inner: UnsafeCell::new(Inner {
+                pages: None,
+                spans: FixedPool::new(),
+                stats: HeapCounters {
+                    span_pages: 0,
+                    class_spans: [0; NUM_SIZE_CLASSES],
+                    large_objects: 0,
+                    large_pages: 0,
+                    released_pages_total: 0,
+                    released_pages: 0,
+                    free_backed_pages: 0,
+                },
+                epoch_start_ns: 0,
+                epoch_min_unscavenged: 0,
+            }),
+        }
+    }
+
+    /// Set up the page allocator over the reservation `arena::init` made.
+    /// Called once, by `global::init`.
+    pub fn init(&self) -> bool {
+        let max_chunks = arena::max_chunks();
+        let Some(mem) = os::map_metadata(PageAlloc::required_bytes(max_chunks)) else {
+            return false;
+        };
+        self.with(|inner| {
+            // SAFETY: `mem` is a fresh zeroed mapping of the required size,
+            // page aligned, used by nothing else.
+            inner.pages = Some(unsafe { PageAlloc::new(mem.as_ptr(), max_chunks) });
+            inner.epoch_start_ns = now_ns();
+        });
+        true
+    }
+
+    /// Run `f` with the lock held.
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        self.lock.lock();
+        // SAFETY: the lock is held, so this is the only reference to `inner`.
+        let r = f(unsafe { &mut *self.inner.get() });
+        // SAFETY: taken above by this thread.
+        unsafe { self.lock.unlock() };
+        r
+    }
+
+    /// A new, unowned, uncarved span for size class `class`, or null if the
+    /// heap cannot grow.
+    pub fn alloc_small_span(&self, class: usize) -> *mut Span {
+        let npages = CLASS_PAGES[class] as usize;
+        self.with(|inner| {
+            let Some((span, first, _)) = inner.alloc_run(npages, 1) else {
+                return ptr::null_mut();
+            };
+            let start = arena::page_addr(first);
+            // SAFETY: `span` is a fresh record from the pool.
+            unsafe { Span::init_small(span, start, class) };
+            // SAFETY: the run is in the committed heap; the lock is held.
+            unsafe { arena::set_span(first, npages, span) };
+            inner.stats.class_spans[class] += 1;
+            span
+        })
+    }
+
+    /// A large span of at least `size` bytes whose start is aligned to
+    /// `align` (a power of two). Returns the span and whether its memory is
+    /// known to be zero (every page fresh from the OS or released since).
+    pub fn alloc_large(&self, size: usize, align: usize) -> Option<(NonNull<Span>, bool)> {
+        let npages = size.checked_add((1 << PAGE_SHIFT) - 1)? >> PAGE_SHIFT;
+        let align_pages = (align >> PAGE_SHIFT).max(1);
+        self.with(|inner| {
+            let (span, first, scavenged) = inner.alloc_run(npages, align_pages)?;
+            let start = arena::page_addr(first);
+            // SAFETY: `span` is a fresh record from the pool.
+            unsafe { Span::init_large(span, start, npages) };
+            // SAFETY: the run is in the committed heap; the lock is held.
+            unsafe { arena::set_span(first, npages, span) };
+            inner.stats.large_objects += 1;
+            inner.stats.large_pages += npages;
+            Some((NonNull::new(span)?, scavenged == npages))
+        })
+    }
+
+    /// Give a span's pages back and recycle its record.
+    ///
+    /// # Safety
+    /// `span` is a span of this heap that nobody owns or lists any more and
+    /// that holds no live object.
+    pub unsafe fn free_span(&self, span: *mut Span) {
+        self.with(|inner| {
+            // SAFETY: the caller hands us the span; the lock is held.
+            unsafe {
+                let (start, npages) = ((*span).start, (*span).npages);
+                match (*span).kind {
+                    SpanKind::Small => inner.stats.class_spans[(*span).class as usize] -= 1,
+                    SpanKind::Large => {
+                        inner.stats.large_objects -= 1;
+                        inner.stats.large_pages -= npages;
+                    }
+                }
+                let first = arena::page_index(start);
+                arena::set_span(first, npages, ptr::null_mut());
+                inner.stats.span_pages -= npages;
+                if let Some(p) = inner.pages.as_mut() {
+                    p.free(first, npages);
+                }
+                inner.spans.free(NonNull::new_unchecked(span));
+            }
+            inner.maybe_scavenge();
+        })
+    }
+
+    /// Release every free page to the OS now. Returns the bytes released.
+    pub fn release_all(&self) -> usize {
+        self.with(|inner| inner.scavenge(usize::MAX) << PAGE_SHIFT)
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> HeapCounters {
+        self.with(|inner| {
+            let mut c = inner.stats;
+            if let Some(p) = inner.pages.as_ref() {
+                c.released_pages = p.scavenged_pages();
+                c.free_backed_pages = p.free_pages() - p.scavenged_pages();
+            }
+            c
+        })
+    }
+
+    /// Visit every in-use span (for `stats()`), with the lock held so no span
+    /// is created or destroyed meanwhile. O(committed pages / span length).
+    pub fn for_each_span(&self, mut f: impl FnMut(&Span)) {
+        self.with(|_| {
+            let end = arena::committed() >> PAGE_SHIFT;
+            let mut page = 0;
+            while page < end {
+                let addr = arena::page_addr(page);
+                // SAFETY: `addr` is in the committed heap.
+                let s = unsafe { arena::span_of_unchecked(addr) };
+                if s.is_null() {
+                    page += 1;
+                } else {
+                    // SAFETY: page-map entries point at live span records
+                    // while the lock is held.
+                    let s = unsafe { &*s };
+                    f(s);
+                    page = arena::page_index(s.start) + s.npages;
+                }
+            }
+        })
+    }
+
+    /// The lock, for `fork` handling.
+    pub fn raw_lock(&self) -> &RawLock {
+        &self.lock
+    }
+}
+
+impl Default for PageHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inner {
+    /// Steps 1–3 of the module docs, minus the page map. Returns the span
+    /// record, the first page and how many pages of the run were scavenged.
+    fn alloc_run(&mut self, npages: usize, align_pages: usize) -> Option<(*mut Span, usize, usize)> {
+        if npages == 0 {
+            return None;
+        }
+        let found = match self.find(npages, align_pages) {
+            Some(f) => Some(f),
+            None => {
+                self.grow(npages + align_pages - 1)?;
+                self.find(npages, align_pages)
+            }
+        };
+        let (first, scavenged) = found?;
+        let Some(span) = self.spans.alloc() else {
+            // No memory for the record: put the pages back, report failure.
+            if let Some(p) = self.pages.as_mut() {
+                p.free(first, npages);
+            }
+            return None;
+        };
+        self.stats.span_pages += npages;
+        self.note_free_level();
+        Some((span.as_ptr(), first, scavenged))
+    }
+
+    fn find(&mut self, npages: usize, align_pages: usize) -> Option<(usize, usize)> {
+        let p = self.pages.as_mut()?;
+        if align_pages <= 1 {
+            p.alloc(npages)
+        } else {
+            p.alloc_aligned(npages, align_pages)
+        }
+    }
+
+    /// Commit arenas for at least `npages` more pages.
+    fn grow(&mut self, npages: usize) -> Option<()> {
+        let arenas = npages.div_ceil(ARENA_PAGES).max(1);
+        let first_chunk = arena::grow_arenas(arenas)?;
+        self.pages
+            .as_mut()?
+            .grow(first_chunk, arenas * (ARENA_PAGES / CHUNK_PAGES));
+        Some(())
+    }
+
+    /// Track the epoch's low-water mark of backed free pages.
+    fn note_free_level(&mut self) {
+        if let Some(p) = self.pages.as_ref() {
+            let backed = p.free_pages() - p.scavenged_pages();
+            if backed < self.epoch_min_unscavenged {
+                self.epoch_min_unscavenged = backed;
+            }
+        }
+    }
+
+    /// At an epoch boundary, release what stayed free all epoch.
+    fn maybe_scavenge(&mut self) {
+        let now = now_ns();
+        if now.wrapping_sub(self.epoch_start_ns) < EPOCH_NS {
+            return;
+        }
+        let idle = self.epoch_min_unscavenged.saturating_sub(SCAVENGE_FLOOR_PAGES);
+        if idle > 0 {
+            self.scavenge(idle);
+        }
+        self.epoch_start_ns = now;
+        self.epoch_min_unscavenged = self
+            .pages
+            .as_ref()
+            .map_or(0, |p| p.free_pages() - p.scavenged_pages());
+    }
+
+    /// Release up to `max_pages` free pages. Returns pages released.
+    fn scavenge(&mut self, max_pages: usize) -> usize {
+        let Some(p) = self.pages.as_mut() else { return 0 };
+        let n = p.scavenge(max_pages, |first, npages| {
+            let addr = arena::page_addr(first);
+            // SAFETY: the page allocator hands us free pages of the committed
+            // heap; nobody holds them, so their contents may go.
+            unsafe { os::decommit(NonNull::new_unchecked(addr as *mut u8), npages << PAGE_SHIFT) };
+        });
+        self.stats.released_pages_total += n;
+        self.epoch_min_unscavenged = self.epoch_min_unscavenged.saturating_sub(n);
+        n
+    }
+}
+
+/// Monotonic nanoseconds (vDSO `clock_gettime`, no allocation).
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-parameter.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
