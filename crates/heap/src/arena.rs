@@ -57,10 +57,13 @@ static RESERVED: AtomicUsize = AtomicUsize::new(0);
 static COMMITTED: AtomicUsize = AtomicUsize::new(0);
 static MAP: AtomicPtr<AtomicPtr<Span>> = AtomicPtr::new(ptr::null_mut());
 
-/// Reserve the heap's address space and map the page map. Called once, by
-/// `global::init`, under its once-lock. Returns false if no reservation of at
+/// Reserve the heap's address space and map the page map. Called by
+/// `global::init_slow` while it alone runs start-up; a no-op once it succeeded. Returns false if no reservation of at
 /// least `MIN_RESERVATION` could be had.
 pub fn init() -> bool {
+    if base() != 0 {
+        return true;
+    }
     let mut size = MAX_RESERVATION;
     while size >= MIN_RESERVATION {
         if let Some(base) = os::reserve(size, ARENA_SIZE) {

@@ -60,20 +60,6 @@ impl Central {
         s
     }
 
-    /// Number of spans waiting (takes the lock).
-    pub fn len(&self) -> usize {
-        self.lock.lock();
-        // SAFETY: the lock is held.
-        let n = unsafe { (*self.spans.get()).len() };
-        // SAFETY: taken just above by this thread.
-        unsafe { self.lock.unlock() };
-        n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The lock, for `fork` handling (`global.rs`).
     pub fn raw_lock(&self) -> &RawLock {
         &self.lock

@@ -78,7 +78,6 @@ static ORPHAN: Locked<*mut ThreadCache> = Locked {
 const UNINIT: u8 = 0;
 const RUNNING: u8 = 1;
 const READY: u8 = 2;
-const FAILED: u8 = 3;
 static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 /// The pthread key whose destructor flushes a thread's cache. Written once
 /// during start-up, before `STATE` becomes READY; every reader has seen READY
@@ -95,44 +94,44 @@ pub fn central(class: usize) -> &'static Central {
     &CENTRAL[class]
 }
 
-/// Start the allocator if nobody has. Returns false if it cannot start (no
-/// address space).
+/// Start the allocator if nobody has. Returns false if it cannot start now
+/// (the OS refused address space or memory); a later call tries again.
 pub fn ensure_init() -> bool {
     // Acquire: pairs with the Release store of READY, making everything
     // start-up wrote (EXIT_KEY, the arena statics) visible.
-    match STATE.load(Ordering::Acquire) {
-        READY => return true,
-        FAILED => return false,
-        _ => {}
+    if STATE.load(Ordering::Acquire) == READY {
+        return true;
     }
     init_slow()
 }
 
 #[cold]
 fn init_slow() -> bool {
-    // Acquire/Relaxed: the winner publishes with the Release store below.
-    if STATE
-        .compare_exchange(UNINIT, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
-    {
-        let ok = arena::init() && PAGE_HEAP.init() && register_process_hooks();
-        // Release: publishes start-up to every `ensure_init` Acquire.
-        STATE.store(if ok { READY } else { FAILED }, Ordering::Release);
-        return ok;
-    }
-    // Someone else is starting the allocator: wait for them. Start-up takes
-    // microseconds (a few mmaps).
     loop {
-        // Acquire: as in `ensure_init`.
-        match STATE.load(Ordering::Acquire) {
-            READY => return true,
-            FAILED => return false,
-            _ => std::thread::yield_now(),
+        // Acquire/Relaxed: the winner publishes with the Release store below.
+        match STATE.compare_exchange(UNINIT, RUNNING, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => {
+                // Each step is idempotent, so a start-up that failed half way
+                // (the OS refused memory) is simply retried by the next caller.
+                let ok = arena::init() && PAGE_HEAP.init() && register_process_hooks();
+                // Release: publishes start-up to every `ensure_init` Acquire.
+                STATE.store(if ok { READY } else { UNINIT }, Ordering::Release);
+                return ok;
+            }
+            Err(READY) => return true,
+            // Someone else is starting the allocator: wait for them. Start-up
+            // takes microseconds (a few mmaps). If they fail, we try ourselves.
+            Err(_) => std::thread::yield_now(),
         }
     }
 }
 
 fn register_process_hooks() -> bool {
+    static DONE: AtomicU8 = AtomicU8::new(0);
+    // Relaxed: only the thread running start-up (STATE == RUNNING) gets here.
+    if DONE.load(Ordering::Relaxed) == 1 {
+        return true;
+    }
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: `key` is a valid out-parameter; the destructor is a valid
     // `extern "C"` function for the life of the process.
@@ -143,6 +142,8 @@ fn register_process_hooks() -> bool {
     EXIT_KEY.store(key, Ordering::Relaxed);
     // SAFETY: the handlers are valid `extern "C"` functions forever.
     unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    // Relaxed: see above.
+    DONE.store(1, Ordering::Relaxed);
     true
 }
 

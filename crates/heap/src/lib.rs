@@ -61,6 +61,8 @@ mod page_heap;
 pub mod pages;
 #[cfg(not(loom))]
 mod pool;
+#[cfg(all(not(loom), feature = "secure"))]
+pub mod secure;
 #[cfg(not(loom))]
 pub mod size_class;
 #[cfg(not(loom))]

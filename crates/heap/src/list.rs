@@ -18,10 +18,6 @@ impl SpanList {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }

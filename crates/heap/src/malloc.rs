@@ -31,6 +31,15 @@ pub const MIN_ALIGN: usize = 8;
 /// `size == 0` returns a unique minimal block.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    #[cfg(feature = "secure")]
+    return crate::secure::alloc(size, align, false);
+    #[cfg(not(feature = "secure"))]
+    alloc_unchecked(size, align)
+}
+
+/// `alloc` without checking-mode bookkeeping.
+#[inline(always)]
+pub(crate) fn alloc_unchecked(size: usize, align: usize) -> *mut u8 {
     if align <= MIN_ALIGN && size <= MAX_SMALL_SIZE {
         return cache::alloc_small(size);
     }
@@ -63,6 +72,14 @@ fn alloc_large(size: usize, align: usize) -> (*mut u8, bool) {
 
 /// Allocate zero-filled memory.
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    #[cfg(feature = "secure")]
+    return crate::secure::alloc(size, align, true);
+    #[cfg(not(feature = "secure"))]
+    alloc_zeroed_unchecked(size, align)
+}
+
+/// `alloc_zeroed` without checking-mode bookkeeping.
+pub(crate) fn alloc_zeroed_unchecked(size: usize, align: usize) -> *mut u8 {
     if size > MAX_SMALL_SIZE || !(align <= MIN_ALIGN || class_for_layout(size, align).is_some()) {
         if !align.is_power_of_two() {
             return ptr::null_mut();
@@ -74,7 +91,7 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
         }
         return p;
     }
-    let p = alloc(size, align);
+    let p = alloc_unchecked(size, align);
     if !p.is_null() {
         // SAFETY: `p` is a fresh block of at least `size` bytes.
         unsafe { ptr::write_bytes(p, 0, size) };
@@ -93,7 +110,26 @@ pub unsafe fn free(p: *mut u8) {
         return;
     }
     // SAFETY: forwarded from the caller.
-    unsafe { cache::free(p) }
+    unsafe { free_sized(p, None) }
+}
+
+/// Free with the size the caller allocated, if it knows it (checked in
+/// checking mode, ignored otherwise).
+///
+/// # Safety
+/// As for [`free`], and `p` is not null.
+#[inline(always)]
+unsafe fn free_sized(p: *mut u8, _size: Option<usize>) {
+    #[cfg(feature = "secure")]
+    // SAFETY: checking mode validates `p` itself.
+    unsafe {
+        crate::secure::free(p, _size)
+    }
+    #[cfg(not(feature = "secure"))]
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        cache::free(p)
+    }
 }
 
 /// Usable bytes of the block at `p`: at least what was asked for.
@@ -102,7 +138,11 @@ pub unsafe fn free(p: *mut u8) {
 /// `p` is a live block of this allocator.
 pub unsafe fn usable_size(p: *const u8) -> usize {
     // SAFETY: a live block is in the committed heap and its span is valid.
-    unsafe { (*arena::span_of_unchecked(p as usize)).elem_size }
+    let elem = unsafe { (*arena::span_of_unchecked(p as usize)).elem_size };
+    #[cfg(feature = "secure")]
+    return elem - crate::secure::TRAILER;
+    #[cfg(not(feature = "secure"))]
+    elem
 }
 
 /// Resize the block at `p` to `new_size` bytes, keeping its contents and its
@@ -114,8 +154,10 @@ pub unsafe fn usable_size(p: *const u8) -> usize {
 pub unsafe fn realloc(p: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     // SAFETY: `p` is live, so its span record is valid.
     let span = unsafe { &*arena::span_of_unchecked(p as usize) };
-    let have = span.elem_size;
-    let keep = match span.kind {
+    // SAFETY: `p` is live.
+    let have = unsafe { usable_size(p) };
+    let keep = !cfg!(feature = "secure")
+        && match span.kind {
         SpanKind::Small => new_size <= have && new_size >= have / 2,
         SpanKind::Large => new_size <= have && new_size > have / 2,
     };
@@ -160,9 +202,9 @@ unsafe impl GlobalAlloc for Malloc {
     }
 
     #[inline(always)]
-    unsafe fn dealloc(&self, p: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         // SAFETY: GlobalAlloc's contract: `p` came from us and is live.
-        unsafe { cache::free(p) }
+        unsafe { free_sized(p, Some(layout.size())) }
     }
 
     #[inline]

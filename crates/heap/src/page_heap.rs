@@ -107,8 +107,11 @@ impl PageHeap {
     }
 
     /// Set up the page allocator over the reservation `arena::init` made.
-    /// Called once, by `global::init`.
+    /// Called by `global::init_slow`; a no-op once it succeeded.
     pub fn init(&self) -> bool {
+        if self.with(|inner| inner.pages.is_some()) {
+            return true;
+        }
         let max_chunks = arena::max_chunks();
         let Some(mem) = os::map_metadata(PageAlloc::required_bytes(max_chunks)) else {
             return false;
