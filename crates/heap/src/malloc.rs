@@ -17,7 +17,7 @@ use crate::arena;
 use crate::cache;
 use crate::global;
 use crate::size_class::{class_for_layout, MAX_SMALL_SIZE};
-use crate::span::SpanKind;
+use crate::span::{Span, SpanKind};
 use crate::PAGE_SIZE;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -152,17 +152,26 @@ pub unsafe fn usable_size(p: *const u8) -> usize {
 /// # Safety
 /// `p` is a live block of this allocator allocated with alignment `align`.
 pub unsafe fn realloc(p: *mut u8, align: usize, new_size: usize) -> *mut u8 {
-    // SAFETY: `p` is live, so its span record is valid.
-    let span = unsafe { &*arena::span_of_unchecked(p as usize) };
+    // SAFETY: `p` is live, so it is in the committed heap.
+    let span_ptr: *mut Span = unsafe { arena::span_of_unchecked(p as usize) };
+    // SAFETY: the span record of a live block is valid.
+    let kind = unsafe { (*span_ptr).kind };
     // SAFETY: `p` is live.
     let have = unsafe { usable_size(p) };
-    let keep = !cfg!(feature = "secure")
-        && match span.kind {
-        SpanKind::Small => new_size <= have && new_size >= have / 2,
-        SpanKind::Large => new_size <= have && new_size > have / 2,
-    };
-    if keep {
-        return p;
+    if cfg!(feature = "secure") {
+        // Checking mode always moves, so the trailer is rewritten.
+    } else if kind == SpanKind::Small {
+        if new_size <= have && new_size >= have / 2 {
+            return p;
+        }
+    } else if new_size > MAX_SMALL_SIZE {
+        // A large object grows over the free pages after it, or gives its
+        // tail back, without copying.
+        let pages = new_size.div_ceil(PAGE_SIZE);
+        // SAFETY: `p` is live, so we own its large span's object.
+        if unsafe { global::page_heap().resize_large(span_ptr, pages) } {
+            return p;
+        }
     }
     let q = alloc(new_size, align);
     if !q.is_null() {

@@ -202,6 +202,43 @@ impl PageHeap {
         })
     }
 
+    /// Resize a large span in place to `new_npages` pages: grow it over the
+    /// free pages right after it, or give its tail back. Returns false (and
+    /// changes nothing) if growing needs pages that are not free.
+    ///
+    /// # Safety
+    /// `span` is a live large span whose object the caller owns.
+    pub unsafe fn resize_large(&self, span: *mut Span, new_npages: usize) -> bool {
+        self.with(|inner| {
+            // SAFETY: the caller owns the object, so nobody else touches the
+            // span record; the lock covers the page map and the allocator.
+            unsafe {
+                let (start, old) = ((*span).start, (*span).npages);
+                let first = arena::page_index(start);
+                if new_npages == 0 || new_npages == old {
+                    return new_npages == old;
+                }
+                let Some(pages) = inner.pages.as_mut() else { return false };
+                if new_npages > old {
+                    if pages.alloc_at(first + old, new_npages - old).is_none() {
+                        return false;
+                    }
+                    arena::set_span(first + old, new_npages - old, span);
+                    inner.stats.span_pages += new_npages - old;
+                    inner.stats.large_pages += new_npages - old;
+                } else {
+                    arena::set_span(first + new_npages, old - new_npages, ptr::null_mut());
+                    pages.free(first + new_npages, old - new_npages);
+                    inner.stats.span_pages -= old - new_npages;
+                    inner.stats.large_pages -= old - new_npages;
+                }
+                (*span).npages = new_npages;
+                (*span).elem_size = new_npages << PAGE_SHIFT;
+                true
+            }
+        })
+    }
+
     /// Release every free page to the OS now. Returns the bytes released.
     pub fn release_all(&self) -> usize {
         self.with(|inner| inner.scavenge(usize::MAX) << PAGE_SHIFT)

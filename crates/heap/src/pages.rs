@@ -843,6 +843,34 @@ impl PageAlloc {
         self.alloc_aligned_with_budget(npages, align_pages, ALIGNED_SEARCH_BUDGET)
     }
 
+    /// Allocates exactly pages `first .. first + npages` if they are all
+    /// free (and grown); returns how many of them were scavenged, or `None`
+    /// (changing nothing) if any is not free. This is how a large object
+    /// grows in place: `realloc` asks for the pages right after its span.
+    /// Cost: O(npages / 64) bitmap words plus the summary updates.
+    pub fn alloc_at(&mut self, first: usize, npages: usize) -> Option<usize> {
+        let end = first.checked_add(npages)?;
+        if npages == 0 || end > self.max_chunks * CHUNK_PAGES {
+            return None;
+        }
+        let (c0, c1) = (first / CHUNK_PAGES, (end - 1) / CHUNK_PAGES);
+        for c in c0..=c1 {
+            if !self.is_grown(c) {
+                return None;
+            }
+            let lo = first.max(c * CHUNK_PAGES) - c * CHUNK_PAGES;
+            let hi = end.min((c + 1) * CHUNK_PAGES) - c * CHUNK_PAGES;
+            let ch = self.chunk(c);
+            for w in lo / WORD_BITS..=(hi - 1) / WORD_BITS {
+                let m = word_mask(w, lo, hi);
+                if ch.free[w] & m != m {
+                    return None;
+                }
+            }
+        }
+        Some(self.mark_alloc(first, npages))
+    }
+
     fn alloc_aligned_with_budget(
         &mut self,
         npages: usize,
@@ -1249,6 +1277,28 @@ mod tests {
         h.pa.grow(7, 5);
         assert_eq!(h.pa.alloc(6 * C - 1), Some((6 * C + 1, 5 * C)));
         h.pa.check();
+    }
+
+    #[test]
+    fn alloc_at_takes_exactly_the_free_pages_asked_for() {
+        let mut h = Harness::new(4);
+        h.pa.grow(0, 2);
+        let (a, _) = h.pa.alloc(10).unwrap();
+        assert_eq!(a, 0);
+        // Pages 10..20 are free: growing in place works, across nothing.
+        assert!(h.pa.alloc_at(10, 10).is_some());
+        // Now taken: a second attempt fails and changes nothing.
+        let before = h.pa.free_pages();
+        assert!(h.pa.alloc_at(15, 2).is_none());
+        assert_eq!(h.pa.free_pages(), before);
+        // A run crossing into the second chunk.
+        assert!(h.pa.alloc_at(500, 30).is_some());
+        // Partly free range: refused.
+        assert!(h.pa.alloc_at(495, 10).is_none());
+        // Ungrown chunk: refused.
+        assert!(h.pa.alloc_at(2 * CHUNK_PAGES, 1).is_none());
+        h.pa.check();
+        assert_eq!(h.pa.free_pages(), 2 * CHUNK_PAGES - 50);
     }
 
     #[test]
