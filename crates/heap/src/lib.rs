@@ -74,3 +74,9 @@ mod stats;
 pub use malloc::{alloc, alloc_zeroed, free, realloc, release_memory, usable_size, Malloc, MIN_ALIGN};
 #[cfg(not(loom))]
 pub use stats::{stats, ClassStats, HeapStats};
+
+/// With `--features self-hosted`, every binary linking this crate (its own
+/// test binaries included) allocates through `Malloc`.
+#[cfg(all(not(loom), feature = "self-hosted"))]
+#[global_allocator]
+static SELF_HOSTED: Malloc = Malloc;

@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{mpsc, Arc, Mutex};
 use tricolor_heap::Malloc;
 
+// With the `self-hosted` feature the library already installs `Malloc`.
+#[cfg(not(feature = "self-hosted"))]
 #[global_allocator]
+static GLOBAL: Malloc = Malloc;
+#[cfg(feature = "self-hosted")]
 static GLOBAL: Malloc = Malloc;
 
 #[test]
