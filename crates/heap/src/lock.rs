@@ -16,11 +16,13 @@
 //! | 1     | locked, nobody sleeping                  |
 //! | 2     | locked, a thread may be sleeping on it   |
 //!
-//! Under loom the sleeping half is replaced by `yield_now`, which loom treats
-//! as "this thread waits for another"; the state machine is the same.
+//! Under loom the futex is emulated with a loom `Mutex` + `Condvar` (wait
+//! checks the value and sleeps atomically with respect to wake, as the kernel
+//! does), so a lost wake-up shows up as a deadlock; and the spin phase is
+//! shortened (a spin is a loom yield). The state machine is the same.
 
 use crate::sync::{spin_hint, AtomicU32, Ordering};
-#[cfg(any(loom, not(target_os = "linux")))]
+#[cfg(all(not(loom), not(target_os = "linux")))]
 use crate::sync::yield_now;
 
 /// A non-reentrant mutual exclusion lock with explicit `lock`/`unlock`, usable
@@ -28,11 +30,15 @@ use crate::sync::yield_now;
 /// never allocates and never panics).
 pub struct RawLock {
     state: AtomicU32,
+    /// Under loom: the kernel's wait queue for `state` (see the module docs).
+    #[cfg(loom)]
+    futex: (loom::sync::Mutex<()>, loom::sync::Condvar),
 }
 
 /// Spins before the first sleep. The critical sections are short; a handful
 /// of `pause`s (each ~40 cycles on current x86) usually sees the holder leave.
-const SPINS_BEFORE_SLEEP: u32 = 64;
+/// (Under loom each spin is a yield, and two are enough to reach every path.)
+const SPINS_BEFORE_SLEEP: u32 = if cfg!(loom) { 2 } else { 64 };
 
 impl RawLock {
     #[cfg(not(loom))]
@@ -46,6 +52,7 @@ impl RawLock {
     pub fn new() -> Self {
         RawLock {
             state: AtomicU32::new(0),
+            futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
         }
     }
 
@@ -147,13 +154,33 @@ impl RawLock {
         }
     }
 
-    #[cfg(any(loom, not(target_os = "linux")))]
+    #[cfg(all(not(loom), not(target_os = "linux")))]
     fn wait_while_contended(&self) {
         yield_now();
     }
 
-    #[cfg(any(loom, not(target_os = "linux")))]
+    #[cfg(all(not(loom), not(target_os = "linux")))]
     fn wake_one(&self) {}
+
+    /// FUTEX_WAIT(state, 2), emulated: the check and the sleep are atomic
+    /// with respect to `wake_one`, as under the kernel's futex bucket lock.
+    #[cfg(loom)]
+    fn wait_while_contended(&self) {
+        let (queue, cv) = &self.futex;
+        let guard = queue.lock().unwrap();
+        // Relaxed: the kernel's read of the futex word orders nothing either.
+        if self.state.load(Ordering::Relaxed) == 2 {
+            drop(cv.wait(guard).unwrap());
+        }
+    }
+
+    /// FUTEX_WAKE(state, 1), emulated.
+    #[cfg(loom)]
+    fn wake_one(&self) {
+        let (queue, cv) = &self.futex;
+        let _guard = queue.lock().unwrap();
+        cv.notify_one();
+    }
 
     /// Is the lock held by someone? For assertions only.
     pub fn is_locked(&self) -> bool {

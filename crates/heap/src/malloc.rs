@@ -31,13 +31,22 @@ pub const MIN_ALIGN: usize = 8;
 /// `size == 0` returns a unique minimal block.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    if !align.is_power_of_two() {
+        return ptr::null_mut();
+    }
+    alloc_valid(size, align)
+}
+
+/// `alloc` for an alignment known to be a power of two (a `Layout`'s).
+#[inline(always)]
+fn alloc_valid(size: usize, align: usize) -> *mut u8 {
     #[cfg(feature = "secure")]
     return crate::secure::alloc(size, align, false);
     #[cfg(not(feature = "secure"))]
     alloc_unchecked(size, align)
 }
 
-/// `alloc` without checking-mode bookkeeping.
+/// `alloc` without checking-mode bookkeeping; `align` is a power of two.
 #[inline(always)]
 pub(crate) fn alloc_unchecked(size: usize, align: usize) -> *mut u8 {
     if align <= MIN_ALIGN && size <= MAX_SMALL_SIZE {
@@ -72,6 +81,9 @@ fn alloc_large(size: usize, align: usize) -> (*mut u8, bool) {
 
 /// Allocate zero-filled memory.
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    if !align.is_power_of_two() {
+        return ptr::null_mut();
+    }
     #[cfg(feature = "secure")]
     return crate::secure::alloc(size, align, true);
     #[cfg(not(feature = "secure"))]
@@ -207,7 +219,7 @@ pub struct Malloc;
 unsafe impl GlobalAlloc for Malloc {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        alloc(layout.size(), layout.align())
+        alloc_valid(layout.size(), layout.align())
     }
 
     #[inline(always)]

@@ -47,7 +47,7 @@ impl<T> FixedPool<T> {
         let s = core::mem::size_of::<T>();
         let a = core::mem::align_of::<T>();
         let s = if s < 8 { 8 } else { s };
-        (s + a - 1) / a * a
+        s.div_ceil(a) * a
     };
     const _FITS: () = assert!(Self::SLOT <= POOL_BLOCK && core::mem::align_of::<T>() <= 4096);
 

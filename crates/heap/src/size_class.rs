@@ -156,11 +156,11 @@ const _: () = assert!(ALIGN_16_FROM < ALIGN_EIGHTH_FROM && ALIGN_EIGHTH_FROM < A
 // candidate above it is a multiple of the 128-byte lookup granule.
 const _: () = assert!(SMALL_SIZE_MAX.is_power_of_two());
 const _: () = assert!(SMALL_SIZE_MAX >= ALIGN_EIGHTH_FROM && SMALL_SIZE_MAX < ALIGN_CAP_FROM);
-const _: () = assert!(SMALL_SIZE_MAX / 8 == LARGE_SIZE_DIV && ALIGN_CAP % LARGE_SIZE_DIV == 0);
+const _: () = assert!(SMALL_SIZE_MAX / 8 == LARGE_SIZE_DIV && ALIGN_CAP.is_multiple_of(LARGE_SIZE_DIV));
 const _: () = assert!(1 << SMALL_SIZE_DIV_SHIFT == SMALL_SIZE_DIV);
 const _: () = assert!(1 << LARGE_SIZE_DIV_SHIFT == LARGE_SIZE_DIV);
-const _: () = assert!(MAX_SMALL_SIZE % LARGE_SIZE_DIV == 0 && MAX_SMALL_SIZE > SMALL_SIZE_MAX);
-const _: () = assert!(MAX_SMALL_SIZE % ALIGN_CAP == 0);
+const _: () = assert!(MAX_SMALL_SIZE.is_multiple_of(LARGE_SIZE_DIV) && MAX_SMALL_SIZE > SMALL_SIZE_MAX);
+const _: () = assert!(MAX_SMALL_SIZE.is_multiple_of(ALIGN_CAP));
 const _: () = assert!(1 << PAGE_SHIFT == PAGE_SIZE);
 
 /// Output of steps 1–5: per-class object size and span length.
@@ -411,8 +411,8 @@ const _: () = {
         assert!(c == 1 || SIZES[c - 1] < SIZES[c]);
         // No class size falls strictly inside a lookup granule, so the
         // granule's top and every size in the granule share a class.
-        assert!(size % SMALL_SIZE_DIV == 0);
-        assert!(size <= SMALL_SIZE_MAX || size % LARGE_SIZE_DIV == 0);
+        assert!(size.is_multiple_of(SMALL_SIZE_DIV));
+        assert!(size <= SMALL_SIZE_MAX || size.is_multiple_of(LARGE_SIZE_DIV));
         // Every object is MIN_ALIGN-aligned (class_for_layout's fast path).
         assert!(class_object_align(c) >= MIN_ALIGN);
         c += 1;
