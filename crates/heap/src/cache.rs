@@ -167,8 +167,10 @@ impl ThreadCache {
     fn set_current(&mut self, class: usize, span: *mut Span) {
         self.current[class] = span;
         let (lo, hi) = DIRECT_RANGE[class];
-        for w in lo as usize..=hi as usize {
+        let (mut w, hi) = (lo as usize, hi as usize);
+        while w <= hi {
             self.direct[w] = span;
+            w += 1;
         }
     }
 }
@@ -303,7 +305,7 @@ unsafe fn refill(cache: &mut ThreadCache, class: usize) -> *mut Span {
                 return s;
             }
         }
-        let s = global::page_heap().alloc_small_span(class);
+        let s = global::alloc_small_span(class);
         if s.is_null() {
             return ptr::null_mut();
         }
@@ -313,6 +315,14 @@ unsafe fn refill(cache: &mut ThreadCache, class: usize) -> *mut Span {
         s
     }
 }
+
+/// A parked span returns to the refill path once `capacity >> UNPARK_SHIFT`
+/// of its blocks (1/8) are free again through local frees. Un-parking on the
+/// first free makes a span that gets one block back, hands it out, and parks
+/// again cost a slow path per allocation (a random-free workload like larson
+/// does exactly that); waiting for 1/8 bounds the cost to one slow path per
+/// capacity/8 allocations and the memory held idle in parked spans to 1/8.
+const UNPARK_SHIFT: u32 = 3;
 
 /// Park an exhausted owned span (on no list) on the full list. Returns false
 /// if a remote free arrived first; then the span has been collected and has
@@ -417,16 +427,21 @@ unsafe fn free_slow(cache: *mut ThreadCache, span: *mut Span, p: *mut u8) {
     unsafe {
         let owner = (*span).owner.load(Ordering::Relaxed);
         if owner == cache as usize | IN_FULL {
-            // Our own parked span: local free, then un-park it.
+            // Our own parked span: a local free. Un-park it only once it has
+            // gathered enough free blocks to be worth allocating from (see
+            // `UNPARK_SHIFT`); until then it stays out of the refill path.
             let c = &mut *cache;
             let b = p as *mut Block;
             (*b).next = (*span).local_free;
             (*span).local_free = b;
             let used = (*span).used() - 1;
             (*span).set_used(used);
-            unpark(c, span);
-            if used == 0 {
-                retire(c, span);
+            let free_blocks = (*span).carved - used;
+            if free_blocks >= ((*span).capacity >> UNPARK_SHIFT).max(1) {
+                unpark(c, span);
+                if used == 0 {
+                    retire(c, span);
+                }
             }
             return;
         }

@@ -15,6 +15,7 @@
 
 use crate::list::SpanList;
 use crate::lock::RawLock;
+use crate::page_heap::PageHeap;
 use crate::span::Span;
 use core::cell::UnsafeCell;
 
@@ -58,6 +59,34 @@ impl Central {
         // SAFETY: taken just above by this thread.
         unsafe { self.lock.unlock() };
         s
+    }
+
+    /// Give back every span on this list that has become empty through
+    /// remote frees (its blocks were freed after its owner thread exited).
+    /// Returns the number of spans freed. O(spans on the list).
+    pub fn reclaim_empty(&self, heap: &PageHeap) -> usize {
+        let mut freed = 0;
+        self.lock.lock();
+        // SAFETY: the lock is held, which makes us the owner of every span on
+        // the list (their `owner` is 0; see the module docs).
+        unsafe {
+            let list = &mut *self.spans.get();
+            let mut s = list.head();
+            while !s.is_null() {
+                let next = (*s).next;
+                (*s).collect();
+                if (*s).used() == 0 {
+                    list.remove(s);
+                    // Lock order: central before page heap.
+                    heap.free_span(s);
+                    freed += 1;
+                }
+                s = next;
+            }
+        }
+        // SAFETY: taken above by this thread.
+        unsafe { self.lock.unlock() };
+        freed
     }
 
     /// The lock, for `fork` handling (`global.rs`).

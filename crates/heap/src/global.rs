@@ -35,7 +35,8 @@ use crate::pool::FixedPool;
 use crate::size_class::NUM_SIZE_CLASSES;
 use crate::sync::{AtomicU32, AtomicU8, Ordering};
 use core::cell::UnsafeCell;
-use core::ptr;
+use crate::span::Span;
+use core::ptr::{self, NonNull};
 use crossbeam_utils::CachePadded;
 
 static PAGE_HEAP: PageHeap = PageHeap::new();
@@ -92,6 +93,33 @@ pub fn page_heap() -> &'static PageHeap {
 #[inline]
 pub fn central(class: usize) -> &'static Central {
     &CENTRAL[class]
+}
+
+/// A fresh span for `class`. Before the page heap commits a new arena, give
+/// back the spans that exited threads left in the central lists and whose
+/// blocks have all been freed since (nobody else notices them: remote frees
+/// do not count).
+pub(crate) fn alloc_small_span(class: usize) -> *mut Span {
+    let s = PAGE_HEAP.alloc_small_span(class, false);
+    if !s.is_null() {
+        return s;
+    }
+    reclaim_central_spans();
+    PAGE_HEAP.alloc_small_span(class, true)
+}
+
+/// A large span; see [`alloc_small_span`] for the order of attempts.
+pub(crate) fn alloc_large(size: usize, align: usize) -> Option<(NonNull<Span>, bool)> {
+    if let Some(r) = PAGE_HEAP.alloc_large(size, align, false) {
+        return Some(r);
+    }
+    reclaim_central_spans();
+    PAGE_HEAP.alloc_large(size, align, true)
+}
+
+/// Return every empty span on every central list to the page heap.
+pub(crate) fn reclaim_central_spans() -> usize {
+    CENTRAL.iter().skip(1).map(|c| c.reclaim_empty(&PAGE_HEAP)).sum()
 }
 
 /// Start the allocator if nobody has. Returns false if it cannot start now

@@ -72,7 +72,7 @@ fn alloc_large(size: usize, align: usize) -> (*mut u8, bool) {
     if !global::ensure_init() || size > arena::reserved() {
         return (ptr::null_mut(), false);
     }
-    match global::page_heap().alloc_large(size.max(1), align.max(PAGE_SIZE)) {
+    match global::alloc_large(size.max(1), align.max(PAGE_SIZE)) {
         // SAFETY: the span is fresh and valid.
         Some((span, zeroed)) => (unsafe { span.as_ref().start } as *mut u8, zeroed),
         None => (ptr::null_mut(), false),
@@ -196,11 +196,14 @@ pub unsafe fn realloc(p: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     q
 }
 
-/// Give every free page back to the OS now. Returns the bytes released.
+/// Give every free page back to the OS now (after returning the empty spans
+/// that exited threads left behind to the page heap). Returns the bytes
+/// released.
 pub fn release_memory() -> usize {
     if !global::ensure_init() {
         return 0;
     }
+    global::reclaim_central_spans();
     global::page_heap().release_all()
 }
 

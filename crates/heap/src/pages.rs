@@ -871,7 +871,11 @@ impl PageAlloc {
         Some(self.mark_alloc(first, npages))
     }
 
-    fn alloc_aligned_with_budget(
+    /// [`alloc_aligned`](Self::alloc_aligned) with an explicit search budget
+    /// (failed descents before the first-fit-of-`npages + align - 1`
+    /// fallback). The page heap uses a small one: it wants a fast aligned
+    /// run, not the lowest one.
+    pub fn alloc_aligned_with_budget(
         &mut self,
         npages: usize,
         align: usize,

@@ -63,6 +63,10 @@
 //!    steps), each entry the smallest class whose size is at least the
 //!    granule's top. Compile-time asserts at the bottom of the tables check
 //!    the invariants the lookups rely on.
+//! 7. Scale each span by the smallest whole factor that makes it at least
+//!    [`MIN_SPAN_PAGES`] (64 KiB): not Go's, see that constant for why the
+//!    malloc front end wants longer spans. Objects per span and the div magic
+//!    are derived from the scaled length.
 //!
 //! # What the algorithm guarantees (checked by the tests)
 //!
@@ -247,11 +251,48 @@ const fn size_table() -> [u32; NUM_SIZE_CLASSES] {
     t
 }
 
+/// Smallest span, in pages, that a class is carved from: 8 pages = 64 KiB,
+/// mimalloc's small-page size (`MI_SMALL_PAGE_SIZE`).
+///
+/// Go's span lengths (step 3) suit a collector, which frees by sweeping a
+/// whole span at once. The malloc front end frees block by block onto
+/// per-span lists (free-list sharding), so a refill yields only the blocks
+/// freed into *one* span: with Go's 8 KiB spans a 1 KiB class holds 8 blocks,
+/// and a random-free workload (larson) took the slow path on every second
+/// allocation. Step 7 therefore multiplies each class's Go span length by the
+/// smallest whole factor that reaches `MIN_SPAN_PAGES`; a whole multiple keeps
+/// the tail-waste ratio of step 3 (the tail grows by at most the same factor
+/// as the span). Spans are carved lazily (`span.rs`, `extend`), so a class a
+/// thread touches once still faults in only a page or so.
+pub const MIN_SPAN_PAGES: usize = 8;
+
+/// Step 7: Go's span length for class `c`, scaled up to `MIN_SPAN_PAGES`.
+const fn span_pages(c: usize) -> usize {
+    let p = GENERATED.pages[c];
+    if p == 0 {
+        return 0;
+    }
+    p * MIN_SPAN_PAGES.div_ceil(p)
+}
+
 const fn pages_table() -> [u8; NUM_SIZE_CLASSES] {
     let mut t = [0; NUM_SIZE_CLASSES];
     let mut c = 0;
     while c < NUM_SIZE_CLASSES {
-        assert!(GENERATED.pages[c] <= u8::MAX as usize);
+        assert!(span_pages(c) <= u8::MAX as usize);
+        t[c] = span_pages(c) as u8;
+        c += 1;
+    }
+    t
+}
+
+/// Go's own span length per class (step 3, before step 7's scaling), for
+/// the tests that compare the generator with Go's table.
+#[cfg(test)]
+const fn go_pages_table() -> [u8; NUM_SIZE_CLASSES] {
+    let mut t = [0; NUM_SIZE_CLASSES];
+    let mut c = 0;
+    while c < NUM_SIZE_CLASSES {
         t[c] = GENERATED.pages[c] as u8;
         c += 1;
     }
@@ -262,7 +303,7 @@ const fn objects_table() -> [u16; NUM_SIZE_CLASSES] {
     let mut t = [0; NUM_SIZE_CLASSES];
     let mut c = 1;
     while c < NUM_SIZE_CLASSES {
-        let objects = GENERATED.pages[c] * PAGE_SIZE / GENERATED.size[c];
+        let objects = span_pages(c) * PAGE_SIZE / GENERATED.size[c];
         assert!(objects >= 1 && objects <= u16::MAX as usize);
         t[c] = objects as u16;
         c += 1;
@@ -294,7 +335,7 @@ const fn div_magic_table() -> [u32; NUM_SIZE_CLASSES] {
         // Like Go's generator, cover the span bytes themselves too (an
         // end-of-span pointer), not only offsets inside the span.
         assert!(
-            magic_is_exact(d, GENERATED.pages[c] * PAGE_SIZE),
+            magic_is_exact(d, span_pages(c) * PAGE_SIZE),
             "a size class needs more than 32 fractional bits"
         );
         t[c] = (u32::MAX as usize / d + 1) as u32;
@@ -343,7 +384,7 @@ const fn size_to_class_128_table() -> [u8; SIZE_TO_CLASS_128_LEN] {
 /// that is the span base itself, hence `PAGE_SIZE` regardless of the size.
 const fn class_object_align(c: usize) -> usize {
     let size = GENERATED.size[c];
-    if GENERATED.pages[c] * PAGE_SIZE / size == 1 {
+    if span_pages(c) * PAGE_SIZE / size == 1 {
         return PAGE_SIZE;
     }
     let natural = 1 << size.trailing_zeros();
@@ -509,7 +550,12 @@ mod tests {
         // The algorithm with Go's parameters reproduces Go's 68 classes.
         assert_eq!(NUM_SIZE_CLASSES, 68);
         assert_eq!(CLASS_SIZE, GO_SIZES);
-        assert_eq!(CLASS_PAGES, GO_PAGES);
+        assert_eq!(go_pages_table(), GO_PAGES);
+        // Step 7 scales every span to at least MIN_SPAN_PAGES by a whole factor.
+        for c in 1..NUM_SIZE_CLASSES {
+            let (go, ours) = (GO_PAGES[c] as usize, CLASS_PAGES[c] as usize);
+            assert!(ours >= MIN_SPAN_PAGES && ours % go == 0 && ours - go < MIN_SPAN_PAGES, "class {c}");
+        }
     }
 
     #[test]
