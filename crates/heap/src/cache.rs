@@ -56,12 +56,16 @@
 use crate::central::Central;
 use crate::global;
 use crate::list::SpanList;
-use crate::remote::{Block, Pushed, ReclaimStack};
+use crate::remote::{Block, NotifyGate, Pushed, ReclaimStack};
 use crate::size_class::{size_class_of, CLASS_SIZE, NUM_SIZE_CLASSES};
 use crate::span::{Span, SpanKind, IN_FULL};
 use crate::sync::Ordering;
 use core::cell::Cell;
 use core::ptr;
+
+/// The gate every owner notification runs in (see `remote.rs`); `fork`
+/// closes it (`global.rs`).
+pub static NOTIFY_GATE: NotifyGate = NotifyGate::new();
 
 /// Largest size served through `direct`: 1 KiB, the end of the 8-byte
 /// granule lookup table (Go's `smallSizeMax`).
@@ -449,6 +453,13 @@ unsafe fn free_slow(cache: *mut ThreadCache, span: *mut Span, p: *mut u8) {
             global::page_heap().free_span(span);
             return;
         }
+        // The common remote free: one CAS.
+        if (*span).thread_free.try_push(p.cast()) {
+            return;
+        }
+        // The span is parked: this free may have to notify its owner. Do it
+        // inside the notification gate, which `fork` waits on.
+        NOTIFY_GATE.enter();
         if (*span).thread_free.push(p.cast()) == Pushed::MustNotify {
             // We won the notification. Re-read the owner: our Acquire CAS saw
             // the FULL tag, which the owner set (Release) after writing
@@ -458,6 +469,7 @@ unsafe fn free_slow(cache: *mut ThreadCache, span: *mut Span, p: *mut u8) {
             (*owner_cache).reclaimed.push(span);
             (*span).thread_free.finish_notify();
         }
+        NOTIFY_GATE.exit();
     }
 }
 

@@ -15,8 +15,11 @@
 //!   CACHES (never held with another)
 //! ```
 //!
-//! `fork` takes all of them in that order in the prepare handler and releases
-//! them in the parent and the child, so the child never inherits a held lock.
+//! `fork` first closes the notification gate (`remote.rs`, `NotifyGate`:
+//! waits until no remote free is half way through notifying an owner), then
+//! takes all the locks in that order in the prepare handler and releases them
+//! in the parent and the child, so the child never inherits a held lock nor a
+//! half-done notification.
 //! (Spans owned by the parent's other threads stay owned by caches that do not
 //! exist in the child; their memory is not reused there. A child that
 //! allocates heavily before `exec` pays for that; one that execs does not.)
@@ -234,6 +237,9 @@ pub(crate) fn orphan_alloc(class: usize) -> *mut u8 {
 }
 
 extern "C" fn fork_prepare() {
+    // First let every owner notification in flight finish (they take no
+    // lock), so the child inherits no span stuck half-notified.
+    cache::NOTIFY_GATE.close();
     ORPHAN.lock.lock();
     CACHES.lock.lock();
     for c in CENTRAL.iter().skip(1) {
@@ -252,6 +258,7 @@ extern "C" fn fork_parent() {
         CACHES.lock.unlock();
         ORPHAN.lock.unlock();
     }
+    cache::NOTIFY_GATE.open();
 }
 
 extern "C" fn fork_child() {
@@ -265,4 +272,5 @@ extern "C" fn fork_child() {
         CACHES.lock.force_unlock_in_child();
         ORPHAN.lock.force_unlock_in_child();
     }
+    cache::NOTIFY_GATE.open();
 }

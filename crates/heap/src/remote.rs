@@ -146,6 +146,38 @@ impl ThreadFree {
         }
     }
 
+    /// Push like [`ThreadFree::push`], but only if that cannot win a
+    /// notification: returns false, pushing nothing, if the list is parked
+    /// (FULL). The caller then enters the [`NotifyGate`] and calls `push`.
+    /// This keeps the common remote free at one CAS while every notification
+    /// runs inside the gate that `fork` closes.
+    ///
+    /// # Safety
+    /// As for [`ThreadFree::push`].
+    #[inline]
+    pub unsafe fn try_push(&self, block: *mut Block) -> bool {
+        debug_assert!(block as usize & TAG_MASK == 0);
+        // Relaxed initial read: the CAS below validates it.
+        let mut old = self.word.load(Ordering::Relaxed);
+        loop {
+            if old & TAG_MASK == FULL {
+                return false;
+            }
+            // SAFETY: the caller owns `block`.
+            unsafe { (*block).next = (old & !TAG_MASK) as *mut Block };
+            // Release: as in `push`. The tag is kept (NORMAL or NOTIFYING).
+            match self.word.compare_exchange_weak(
+                old,
+                block as usize | (old & TAG_MASK),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(cur) => old = cur,
+            }
+        }
+    }
+
     /// The notifying freer is done: the span is on the owner's reclaim stack.
     pub fn finish_notify(&self) {
         // Release: pairs with the Acquire loads in `clear_full`: an owner that
@@ -231,6 +263,102 @@ impl ThreadFree {
 
 #[cfg(not(loom))]
 impl Default for ThreadFree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The gate every notification (the span push of transition 3 and the
+/// `finish_notify` that ends it) runs inside, so that `fork` can wait until
+/// none is half done.
+///
+/// Why: a notification leaves the span NOTIFYING until its freer calls
+/// `finish_notify`. If `fork` copied the process in between, the child would
+/// inherit a NOTIFYING span and no thread to finish it, and its owner would
+/// wait in `clear_full` forever. The fork prepare handler closes the gate and
+/// waits for the notifications inside to leave; new ones wait outside until
+/// the parent and child reopen it. Plain remote frees (`try_push`) never
+/// touch the gate.
+///
+/// `state` = number of notifiers inside, plus `CLOSED` while a fork runs.
+pub struct NotifyGate {
+    state: AtomicUsize,
+}
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl NotifyGate {
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        NotifyGate {
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        NotifyGate {
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    /// Enter, waiting while the gate is closed.
+    pub fn enter(&self) {
+        let mut spins = 0u32;
+        loop {
+            // Relaxed: the CAS below validates it.
+            let cur = self.state.load(Ordering::Relaxed);
+            // Acquire: pairs with `close`'s and `open`'s Release so the
+            // notification starts after a fork that already finished.
+            if cur & CLOSED == 0
+                && self
+                    .state
+                    .compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            spins += 1;
+            if spins < 64 {
+                spin_hint();
+            } else {
+                yield_now();
+            }
+        }
+    }
+
+    /// Leave (the notification is complete).
+    pub fn exit(&self) {
+        // Release: the notification's writes (the span push, finish_notify)
+        // happen-before `close` sees the count drop.
+        self.state.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Close the gate and wait for every notifier inside to leave (the fork
+    /// prepare handler).
+    pub fn close(&self) {
+        // AcqRel on the RMW and Acquire on the loads: pairs with `exit`.
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let mut spins = 0u32;
+        while self.state.load(Ordering::Acquire) != CLOSED {
+            spins += 1;
+            if spins < 64 {
+                spin_hint();
+            } else {
+                yield_now();
+            }
+        }
+    }
+
+    /// Reopen after `fork` (in the parent and in the child).
+    pub fn open(&self) {
+        // Release: pairs with the Acquire CAS in `enter`.
+        self.state.fetch_and(!CLOSED, Ordering::Release);
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for NotifyGate {
     fn default() -> Self {
         Self::new()
     }

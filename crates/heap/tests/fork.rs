@@ -224,21 +224,22 @@ fn wait_child(pid: libc::pid_t, limit: Duration) -> i32 {
 /// A remote free that wins a parked span's notification moves the span's
 /// thread-free tag FULL → NOTIFYING, pushes the span onto the owner's
 /// reclaim stack, and only then sets the tag back (`remote.rs`,
-/// transitions 2–3). `fork` can catch a freer thread between those steps;
-/// the child inherits NOTIFYING with no thread left to finish it, and the
-/// owner's next touch of the span (`clear_full`, from a free into it, a
-/// reclaim, or a thread-exit flush) spins forever. The fork handlers take
-/// the allocator locks but nothing waits for notifications in flight.
+/// transitions 2–3). Were `fork` to catch a freer between those steps, the
+/// child would inherit NOTIFYING with no thread left to finish it, and the
+/// owner's next touch of the span (`clear_full`) would spin forever. Seen for
+/// real before the fix: a loop of forks while two threads freed the main
+/// thread's 64-byte blocks hung a child at the 2144th fork.
 ///
-/// Seen for real: a loop of forks while two threads free the main
-/// thread's 64-byte blocks hung a child at the 2144th fork (17 s, release),
-/// stuck in `ThreadFree::clear_full` ← `cache::unpark` ← `cache::free_slow`.
-/// This test makes the interleaving deterministic: a helper thread performs
-/// the first step of a remote free (`ThreadFree::push`, which returns
-/// `MustNotify`) and is held there while the main thread forks.
+/// The fix: notifications run inside `cache::NOTIFY_GATE`, which the fork
+/// prepare handler closes and waits on. This test holds a helper thread
+/// inside the gate right after it won a notification, and forks from the
+/// owner thread: the fork must wait for the helper to finish (the child sees
+/// the helper's "done" flag), and the child's free into its own parked span
+/// must not hang.
 #[test]
-#[ignore = "BUG: a fork during a remote free's notification leaves the child's span NOTIFYING forever; the child hangs in clear_full"]
 fn fork_during_a_remote_free_notification() {
+    use std::sync::atomic::AtomicBool;
+    use tricolor_heap::cache::NOTIFY_GATE;
     use tricolor_heap::remote::{Block, Pushed};
     use tricolor_heap::span::IN_FULL;
 
@@ -262,20 +263,25 @@ fn fork_during_a_remote_free_notification() {
     assert!(in_span.len() >= 2);
     let (victim, mine) = (in_span[0], in_span[1]);
 
-    // A helper thread frees `victim` remotely and stops right after winning
-    // the notification, as if preempted there.
+    // A helper thread frees `victim` remotely inside the notification gate,
+    // as `cache::free_slow` does, and dawdles right after winning the
+    // notification, as if preempted there.
+    static HELPER_DONE: AtomicBool = AtomicBool::new(false);
     let (to_main, pushed) = std::sync::mpsc::channel();
-    let (go_on, wait) = std::sync::mpsc::channel::<()>();
     let span_addr = span as *const tricolor_heap::span::Span as usize;
     let helper = std::thread::spawn(move || {
-        // SAFETY: `victim` is a live block of the span, handed to this thread.
+        // SAFETY: the span record stays valid while its blocks live.
         let span = unsafe { &*(span_addr as *const tricolor_heap::span::Span) };
+        NOTIFY_GATE.enter();
+        // SAFETY: `victim` is a live block of the span, handed to this thread.
         let r = unsafe { span.thread_free.push(victim as *mut Block) };
         to_main.send(r == Pushed::MustNotify).unwrap();
-        wait.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
         // Finish (without the reclaim-stack push, which needs the owner's
         // cache): the parent's span is consistent again.
         span.thread_free.finish_notify();
+        HELPER_DONE.store(true, Ordering::SeqCst);
+        NOTIFY_GATE.exit();
     });
     assert!(
         pushed.recv().unwrap(),
@@ -286,13 +292,17 @@ fn fork_during_a_remote_free_notification() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
+        // The fork waited for the helper's notification to complete.
+        if !HELPER_DONE.load(Ordering::SeqCst) {
+            // SAFETY: leave the child.
+            unsafe { libc::_exit(2) };
+        }
         // Our own parked span: the free un-parks it (clear_full).
         let ok = check_and_free(mine);
         // SAFETY: leave the child.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
     let result = std::panic::catch_unwind(|| wait_child(pid, Duration::from_secs(5)));
-    go_on.send(()).unwrap();
     helper.join().unwrap();
     for p in blocks.into_iter().filter(|&p| p != victim && p != mine) {
         assert!(check_and_free(p));
