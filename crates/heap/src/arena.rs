@@ -49,7 +49,8 @@ pub const MAX_RESERVATION: usize = 1 << 40;
 pub const MIN_RESERVATION: usize = 1 << 32;
 
 const _: () = assert!(ARENA_SIZE.is_multiple_of(crate::CHUNK_SIZE));
-const _: () = assert!(MAX_RESERVATION.is_multiple_of(ARENA_SIZE) && MIN_RESERVATION <= MAX_RESERVATION);
+const _: () =
+    assert!(MAX_RESERVATION.is_multiple_of(ARENA_SIZE) && MIN_RESERVATION <= MAX_RESERVATION);
 
 static BASE: AtomicUsize = AtomicUsize::new(0);
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
@@ -68,7 +69,8 @@ pub fn init() -> bool {
     while size >= MIN_RESERVATION {
         if let Some(base) = os::reserve(size, ARENA_SIZE) {
             let entries = size >> PAGE_SHIFT;
-            let Some(map) = os::map_metadata(entries * core::mem::size_of::<AtomicPtr<Span>>()) else {
+            let Some(map) = os::map_metadata(entries * core::mem::size_of::<AtomicPtr<Span>>())
+            else {
                 // SAFETY: `base..base+size` is the mapping we just made and
                 // nothing refers to it yet.
                 unsafe { libc::munmap(base.as_ptr().cast(), size) };

@@ -135,7 +135,11 @@ const fn direct_ranges() -> [(u8, u8); NUM_SIZE_CLASSES] {
     while c < NUM_SIZE_CLASSES {
         let size = CLASS_SIZE[c] as usize;
         if size <= DIRECT_MAX {
-            let lo = if c == 1 { 0 } else { CLASS_SIZE[c - 1] as usize / 8 + 1 };
+            let lo = if c == 1 {
+                0
+            } else {
+                CLASS_SIZE[c - 1] as usize / 8 + 1
+            };
             r[c] = (lo as u8, (size / 8) as u8);
         }
         c += 1;
@@ -465,7 +469,8 @@ unsafe fn free_slow(cache: *mut ThreadCache, span: *mut Span, p: *mut u8) {
             // the FULL tag, which the owner set (Release) after writing
             // `owner`, and the owner cannot change it or go away until we call
             // `finish_notify` (its `clear_full` waits for us).
-            let owner_cache = ((*span).owner.load(Ordering::Relaxed) & !IN_FULL) as *const ThreadCache;
+            let owner_cache =
+                ((*span).owner.load(Ordering::Relaxed) & !IN_FULL) as *const ThreadCache;
             (*owner_cache).reclaimed.push(span);
             (*span).thread_free.finish_notify();
         }
@@ -557,5 +562,7 @@ pub(crate) fn set_dead() {
 
 /// Owned spans per class (current + partial + full), for tests.
 pub fn owned_spans(cache: &ThreadCache, class: usize) -> usize {
-    usize::from(!is_empty_span(cache.current[class])) + cache.partial[class].len() + cache.full[class].len()
+    usize::from(!is_empty_span(cache.current[class]))
+        + cache.partial[class].len()
+        + cache.full[class].len()
 }

@@ -36,9 +36,9 @@ use crate::lock::RawLock;
 use crate::page_heap::PageHeap;
 use crate::pool::FixedPool;
 use crate::size_class::NUM_SIZE_CLASSES;
+use crate::span::Span;
 use crate::sync::{AtomicU32, AtomicU8, Ordering};
 use core::cell::UnsafeCell;
-use crate::span::Span;
 use core::ptr::{self, NonNull};
 use crossbeam_utils::CachePadded;
 
@@ -70,7 +70,9 @@ struct CachePool {
 
 static CACHES: Locked<CachePool> = Locked {
     lock: RawLock::new(),
-    value: UnsafeCell::new(CachePool { pool: FixedPool::new() }),
+    value: UnsafeCell::new(CachePool {
+        pool: FixedPool::new(),
+    }),
 };
 
 /// The orphan cache (created on first use, from the cache pool).
@@ -122,7 +124,11 @@ pub(crate) fn alloc_large(size: usize, align: usize) -> Option<(NonNull<Span>, b
 
 /// Return every empty span on every central list to the page heap.
 pub(crate) fn reclaim_central_spans() -> usize {
-    CENTRAL.iter().skip(1).map(|c| c.reclaim_empty(&PAGE_HEAP)).sum()
+    CENTRAL
+        .iter()
+        .skip(1)
+        .map(|c| c.reclaim_empty(&PAGE_HEAP))
+        .sum()
 }
 
 /// Start the allocator if nobody has. Returns false if it cannot start now

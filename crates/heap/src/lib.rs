@@ -35,9 +35,9 @@ pub const CHUNK_PAGES: usize = 512;
 /// Chunk size in bytes.
 pub const CHUNK_SIZE: usize = CHUNK_PAGES * PAGE_SIZE;
 
-pub(crate) mod sync;
 pub mod lock;
 pub mod remote;
+pub(crate) mod sync;
 
 #[cfg(not(loom))]
 pub mod arena;
@@ -71,7 +71,9 @@ pub mod span;
 mod stats;
 
 #[cfg(not(loom))]
-pub use malloc::{alloc, alloc_zeroed, free, realloc, release_memory, usable_size, Malloc, MIN_ALIGN};
+pub use malloc::{
+    alloc, alloc_zeroed, free, realloc, release_memory, usable_size, Malloc, MIN_ALIGN,
+};
 #[cfg(not(loom))]
 pub use stats::{stats, ClassStats, HeapStats};
 

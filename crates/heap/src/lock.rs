@@ -21,9 +21,9 @@
 //! does), so a lost wake-up shows up as a deadlock; and the spin phase is
 //! shortened (a spin is a loom yield). The state machine is the same.
 
-use crate::sync::{spin_hint, AtomicU32, Ordering};
 #[cfg(all(not(loom), not(target_os = "linux")))]
 use crate::sync::yield_now;
+use crate::sync::{spin_hint, AtomicU32, Ordering};
 
 /// A non-reentrant mutual exclusion lock with explicit `lock`/`unlock`, usable
 /// from `pthread_atfork` handlers and from inside the global allocator (it

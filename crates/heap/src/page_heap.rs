@@ -167,7 +167,12 @@ impl PageHeap {
     /// `align` (a power of two). Returns the span and whether its memory is
     /// known to be zero (every page fresh from the OS or released since).
     /// `grow` as for [`PageHeap::alloc_small_span`].
-    pub fn alloc_large(&self, size: usize, align: usize, grow: bool) -> Option<(NonNull<Span>, bool)> {
+    pub fn alloc_large(
+        &self,
+        size: usize,
+        align: usize,
+        grow: bool,
+    ) -> Option<(NonNull<Span>, bool)> {
         let npages = size.checked_add((1 << PAGE_SHIFT) - 1)? >> PAGE_SHIFT;
         let align_pages = (align >> PAGE_SHIFT).max(1);
         self.with(|inner| {
@@ -228,7 +233,9 @@ impl PageHeap {
                 if new_npages == 0 || new_npages == old {
                     return new_npages == old;
                 }
-                let Some(pages) = inner.pages.as_mut() else { return false };
+                let Some(pages) = inner.pages.as_mut() else {
+                    return false;
+                };
                 if new_npages > old {
                     if pages.alloc_at(first + old, new_npages - old).is_none() {
                         return false;
@@ -304,7 +311,12 @@ impl Default for PageHeap {
 impl Inner {
     /// Steps 1–3 of the module docs, minus the page map. Returns the span
     /// record, the first page and how many pages of the run were scavenged.
-    fn alloc_run(&mut self, npages: usize, align_pages: usize, grow: bool) -> Option<(*mut Span, usize, usize)> {
+    fn alloc_run(
+        &mut self,
+        npages: usize,
+        align_pages: usize,
+        grow: bool,
+    ) -> Option<(*mut Span, usize, usize)> {
         if npages == 0 {
             return None;
         }
@@ -364,7 +376,9 @@ impl Inner {
         if now.wrapping_sub(self.epoch_start_ns) < EPOCH_NS {
             return;
         }
-        let idle = self.epoch_min_unscavenged.saturating_sub(SCAVENGE_FLOOR_PAGES);
+        let idle = self
+            .epoch_min_unscavenged
+            .saturating_sub(SCAVENGE_FLOOR_PAGES);
         if idle > 0 {
             self.scavenge(idle);
         }
@@ -377,12 +391,19 @@ impl Inner {
 
     /// Release up to `max_pages` free pages. Returns pages released.
     fn scavenge(&mut self, max_pages: usize) -> usize {
-        let Some(p) = self.pages.as_mut() else { return 0 };
+        let Some(p) = self.pages.as_mut() else {
+            return 0;
+        };
         let n = p.scavenge(max_pages, |first, npages| {
             let addr = arena::page_addr(first);
             // SAFETY: the page allocator hands us free pages of the committed
             // heap; nobody holds them, so their contents may go.
-            unsafe { os::decommit(NonNull::new_unchecked(addr as *mut u8), npages << PAGE_SHIFT) };
+            unsafe {
+                os::decommit(
+                    NonNull::new_unchecked(addr as *mut u8),
+                    npages << PAGE_SHIFT,
+                )
+            };
         });
         self.stats.released_pages_total += n;
         self.epoch_min_unscavenged = self.epoch_min_unscavenged.saturating_sub(n);
@@ -392,7 +413,10 @@ impl Inner {
 
 /// Monotonic nanoseconds (vDSO `clock_gettime`, no allocation).
 fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-parameter.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64

@@ -136,6 +136,9 @@ mod tests {
         }
         assert_eq!(pool.live(), 0);
         let again = pool.alloc().unwrap();
-        assert_eq!(again, last, "the free list is LIFO: the last slot returned comes back first");
+        assert_eq!(
+            again, last,
+            "the free list is LIFO: the last slot returned comes back first"
+        );
     }
 }

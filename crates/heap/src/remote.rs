@@ -197,7 +197,12 @@ impl ThreadFree {
             }
             // Acquire: pairs with the Release CAS in `push`, making each
             // block's `next` link visible before we follow it.
-            match self.word.compare_exchange_weak(old, old & TAG_MASK, Ordering::Acquire, Ordering::Relaxed) {
+            match self.word.compare_exchange_weak(
+                old,
+                old & TAG_MASK,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return (old & !TAG_MASK) as *mut Block,
                 Err(cur) => old = cur,
             }
@@ -228,7 +233,12 @@ impl ThreadFree {
                     // visible to our `take_all` (which also acquires).
                     if self
                         .word
-                        .compare_exchange_weak(cur, cur & !TAG_MASK, Ordering::Acquire, Ordering::Relaxed)
+                        .compare_exchange_weak(
+                            cur,
+                            cur & !TAG_MASK,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
                         .is_ok()
                     {
                         return Cleared::Quiet;

@@ -76,7 +76,9 @@ impl HeapError {
         match self {
             HeapError::DoubleFree => "double free detected",
             HeapError::InvalidFree => "invalid free: not the start of a live block of this heap",
-            HeapError::Overrun => "heap buffer overrun: bytes past the end of the block were overwritten",
+            HeapError::Overrun => {
+                "heap buffer overrun: bytes past the end of the block were overwritten"
+            }
         }
     }
 }
@@ -159,14 +161,18 @@ unsafe fn read_trailer(p: *const u8, elem: usize) -> Option<usize> {
     // SAFETY: the trailer is the last 8 bytes of the block.
     let (s, m) = unsafe {
         let t = p.add(elem - TRAILER);
-        ((t as *const u32).read_unaligned() ^ KEY, (t.add(4) as *const u32).read_unaligned())
+        (
+            (t as *const u32).read_unaligned() ^ KEY,
+            (t.add(4) as *const u32).read_unaligned(),
+        )
     };
     let s = s as usize;
     if m != MAGIC || s + TRAILER > elem {
         return None;
     }
     // SAFETY: the guard bytes lie between the user bytes and the trailer.
-    let guard = unsafe { core::slice::from_raw_parts(p.add(s), (elem - TRAILER - s).min(GUARD_MAX)) };
+    let guard =
+        unsafe { core::slice::from_raw_parts(p.add(s), (elem - TRAILER - s).min(GUARD_MAX)) };
     guard.iter().all(|&b| b == GUARD_BYTE).then_some(s)
 }
 
@@ -182,7 +188,10 @@ pub unsafe fn free(p: *mut u8, size: Option<usize>) {
     };
     // SAFETY: `span_of` returns in-use span records.
     let span = unsafe { span.as_ref() };
-    if addr >= span.end() || span.object_base(addr) != addr || addr >= span.start + span.capacity as usize * span.elem_size {
+    if addr >= span.end()
+        || span.object_base(addr) != addr
+        || addr >= span.start + span.capacity as usize * span.elem_size
+    {
         return report(HeapError::InvalidFree, addr);
     }
     if span.kind == SpanKind::Small {

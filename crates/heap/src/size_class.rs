@@ -160,10 +160,12 @@ const _: () = assert!(ALIGN_16_FROM < ALIGN_EIGHTH_FROM && ALIGN_EIGHTH_FROM < A
 // candidate above it is a multiple of the 128-byte lookup granule.
 const _: () = assert!(SMALL_SIZE_MAX.is_power_of_two());
 const _: () = assert!(SMALL_SIZE_MAX >= ALIGN_EIGHTH_FROM && SMALL_SIZE_MAX < ALIGN_CAP_FROM);
-const _: () = assert!(SMALL_SIZE_MAX / 8 == LARGE_SIZE_DIV && ALIGN_CAP.is_multiple_of(LARGE_SIZE_DIV));
+const _: () =
+    assert!(SMALL_SIZE_MAX / 8 == LARGE_SIZE_DIV && ALIGN_CAP.is_multiple_of(LARGE_SIZE_DIV));
 const _: () = assert!(1 << SMALL_SIZE_DIV_SHIFT == SMALL_SIZE_DIV);
 const _: () = assert!(1 << LARGE_SIZE_DIV_SHIFT == LARGE_SIZE_DIV);
-const _: () = assert!(MAX_SMALL_SIZE.is_multiple_of(LARGE_SIZE_DIV) && MAX_SMALL_SIZE > SMALL_SIZE_MAX);
+const _: () =
+    assert!(MAX_SMALL_SIZE.is_multiple_of(LARGE_SIZE_DIV) && MAX_SMALL_SIZE > SMALL_SIZE_MAX);
 const _: () = assert!(MAX_SMALL_SIZE.is_multiple_of(ALIGN_CAP));
 const _: () = assert!(1 << PAGE_SHIFT == PAGE_SIZE);
 
@@ -554,7 +556,10 @@ mod tests {
         // Step 7 scales every span to at least MIN_SPAN_PAGES by a whole factor.
         for c in 1..NUM_SIZE_CLASSES {
             let (go, ours) = (GO_PAGES[c] as usize, CLASS_PAGES[c] as usize);
-            assert!(ours >= MIN_SPAN_PAGES && ours % go == 0 && ours - go < MIN_SPAN_PAGES, "class {c}");
+            assert!(
+                ours >= MIN_SPAN_PAGES && ours % go == 0 && ours - go < MIN_SPAN_PAGES,
+                "class {c}"
+            );
         }
     }
 
@@ -671,7 +676,7 @@ mod tests {
     /// base is page-aligned but no more (base = PAGE_SIZE, an odd page).
     fn all_objects_aligned(c: usize, align: usize) -> bool {
         let size = CLASS_SIZE[c] as usize;
-        (0..CLASS_OBJECTS[c] as usize).all(|i| (PAGE_SIZE + i * size) % align == 0)
+        (0..CLASS_OBJECTS[c] as usize).all(|i| (PAGE_SIZE + i * size).is_multiple_of(align))
     }
 
     #[test]

@@ -291,7 +291,8 @@ impl Span {
         match self.kind {
             SpanKind::Small => {
                 let off = addr - self.start;
-                self.start + crate::size_class::object_index(self.class as usize, off) * self.elem_size
+                self.start
+                    + crate::size_class::object_index(self.class as usize, off) * self.elem_size
             }
             SpanKind::Large => self.start,
         }
@@ -312,8 +313,15 @@ impl Span {
             let mut n = 0u32;
             while !b.is_null() {
                 let a = b as usize;
-                assert!(a >= self.start && a < self.end(), "free block outside its span");
-                assert_eq!((a - self.start) % self.elem_size, 0, "misaligned free block");
+                assert!(
+                    a >= self.start && a < self.end(),
+                    "free block outside its span"
+                );
+                assert_eq!(
+                    (a - self.start) % self.elem_size,
+                    0,
+                    "misaligned free block"
+                );
                 n += 1;
                 // SAFETY: a block of an owner list, per the caller's guarantee.
                 b = unsafe { (*b).next };
@@ -323,7 +331,11 @@ impl Span {
         let f = count(self.free);
         let l = count(self.local_free);
         assert!(self.carved <= self.capacity);
-        assert_eq!(self.carved, self.used() + f + l, "carved == used + |free| + |local_free|");
+        assert_eq!(
+            self.carved,
+            self.used() + f + l,
+            "carved == used + |free| + |local_free|"
+        );
     }
 }
 

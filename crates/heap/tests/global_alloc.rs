@@ -27,7 +27,12 @@ fn collections_and_strings() {
     assert_eq!(map.len(), 50_000 - 16_667);
     assert_eq!(map.get(&1).map(String::as_str), Some("value-1"));
     assert_eq!(hash.get("k4").map(Vec::len), Some(4));
-    let joined: String = map.values().take(1000).map(String::as_str).collect::<Vec<_>>().join(",");
+    let joined: String = map
+        .values()
+        .take(1000)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
     assert!(joined.starts_with("value-1,value-2,value-4"));
     let mut dq: VecDeque<Box<[u8]>> = VecDeque::new();
     for i in 0..10_000usize {
@@ -60,7 +65,8 @@ fn threads_send_memory_to_each_other() {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for i in 0..2_000 {
-                    tx.send((0..10).map(|j| format!("{t}-{i}-{j}")).collect()).unwrap();
+                    tx.send((0..10).map(|j| format!("{t}-{i}-{j}")).collect())
+                        .unwrap();
                 }
             })
         })

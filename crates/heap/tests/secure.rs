@@ -31,7 +31,10 @@ fn errors_are_reported_and_the_bad_free_is_skipped() {
     assert_eq!(take_seen(), vec![(HeapError::DoubleFree, p as usize)]);
     let a = alloc(48, 8);
     let b = alloc(48, 8);
-    assert_ne!(a, b, "a double free must not make the allocator hand a block out twice");
+    assert_ne!(
+        a, b,
+        "a double free must not make the allocator hand a block out twice"
+    );
     // SAFETY: live blocks.
     unsafe {
         free(a);
@@ -77,7 +80,11 @@ fn errors_are_reported_and_the_bad_free_is_skipped() {
             r.add(size).write(0);
             free(r);
         }
-        assert_eq!(take_seen(), vec![(HeapError::Overrun, r as usize)], "size {size}");
+        assert_eq!(
+            take_seen(),
+            vec![(HeapError::Overrun, r as usize)],
+            "size {size}"
+        );
     }
 
     // Freed memory is clobbered.
@@ -105,11 +112,18 @@ fn double_free_without_handler_aborts_with_a_message() {
         std::process::exit(0); // not reached
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "double_free_without_handler_aborts_with_a_message", "--nocapture"])
+        .args([
+            "--exact",
+            "double_free_without_handler_aborts_with_a_message",
+            "--nocapture",
+        ])
         .env("TRICOLOR_SECURE_CHILD", "1")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tricolor-heap: fatal: double free detected"), "stderr: {err}");
+    assert!(
+        err.contains("tricolor-heap: fatal: double free detected"),
+        "stderr: {err}"
+    );
 }
