@@ -53,9 +53,9 @@
 //!
 //! - A freer writes `block.next` then publishes the block with a Release CAS;
 //!   the owner's `take_all` swap is Acquire, so it reads the links it follows.
-//! - `try_mark_full` is Release (AcqRel on the CAS): the owner's writes to the
-//!   span's owner-only fields happen-before the winning freer's Acquire read
-//!   of FULL in `push`, and so before whoever adopts the span after it.
+//! - `try_mark_full` is Release: the owner's writes to the span's owner-only
+//!   fields happen-before the winning freer's Acquire read of FULL in `push`,
+//!   and so before whoever adopts the span after it.
 //! - The reclaim push is Release and the owner's swap is Acquire, so the
 //!   owner sees the span as the freer left it.
 
@@ -212,11 +212,12 @@ impl ThreadFree {
     /// Owner: park the span as full. Succeeds only if no block is waiting and
     /// the tag is NORMAL.
     pub fn try_mark_full(&self) -> bool {
-        // AcqRel: Release publishes the owner's span writes to the freer that
-        // will win the notification; Acquire makes a failure's observed blocks
-        // safe to collect right after (the caller calls `take_all`, Acquire too).
+        // Release on success: the owner's span writes happen-before the
+        // Acquire CAS of the freer that wins the notification (and so before
+        // whoever adopts the span after it). Relaxed on failure: the caller
+        // collects next, and `take_all` acquires on its own.
         self.word
-            .compare_exchange(NORMAL, FULL, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(NORMAL, FULL, Ordering::Release, Ordering::Relaxed)
             .is_ok()
     }
 
@@ -229,14 +230,15 @@ impl ThreadFree {
             let cur = self.word.load(Ordering::Acquire);
             match cur & TAG_MASK {
                 FULL => {
-                    // Acquire on success: blocks already pushed are then
-                    // visible to our `take_all` (which also acquires).
+                    // Relaxed: a FULL word holds no block (any push turns FULL
+                    // into NOTIFYING), so there is nothing to acquire, and
+                    // nothing of ours needs publishing to a freer.
                     if self
                         .word
                         .compare_exchange_weak(
                             cur,
                             cur & !TAG_MASK,
-                            Ordering::Acquire,
+                            Ordering::Relaxed,
                             Ordering::Relaxed,
                         )
                         .is_ok()
