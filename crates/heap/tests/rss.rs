@@ -46,14 +46,20 @@ fn freed_memory_leaves_the_resident_set() {
     // 1. release_memory() returns everything free at once.
     let blocks = fill(256 * MIB);
     let full = rss_bytes();
-    assert!(full >= base + 200 * MIB, "the fill is resident: {base} -> {full}");
+    assert!(
+        full >= base + 200 * MIB,
+        "the fill is resident: {base} -> {full}"
+    );
     for p in blocks {
         // SAFETY: each block is live and freed once.
         unsafe { free(p) };
     }
     let released = release_memory();
     let after = rss_bytes();
-    assert!(released >= 200 * MIB, "release_memory returned {released} bytes");
+    assert!(
+        released >= 200 * MIB,
+        "release_memory returned {released} bytes"
+    );
     assert!(
         after + 200 * MIB <= full,
         "RSS must drop by the freed memory: {full} -> {after}"
