@@ -27,7 +27,7 @@
 //!    large span starting at `p`, of exactly `size` rounded up to pages. A
 //!    block `realloc` kept in place keeps its small block (and the new size
 //!    is at least half of it) or is a large span resized to the new size's
-//!    pages. (Checking mode, `--features secure`, adds an 8-byte trailer to
+//!    pages. (Checking mode, `--features secure`, adds a 16-byte trailer to
 //!    every request; the checks account for it.)
 //! 3. `[p, p + usable)` overlaps no other live block (checked against both
 //!    neighbours in address order);
@@ -483,14 +483,17 @@ impl Model {
             .unwrap_or_else(|| panic!("span_of({addr:#x}) of a live block is None"));
         // SAFETY: the span of a live block is a valid record while the block lives.
         let s = unsafe { span.as_ref() };
-        // Checking mode (`--features secure`) asks for 8 more bytes per block
-        // for its trailer and reports the usable size without them.
+        // Checking mode (`--features secure`) asks for 16 more bytes per
+        // block for its trailer and reports the requested size as usable.
         let overhead = s.elem_size - usable;
         assert!(
-            overhead == 0 || overhead == 8,
+            overhead == 0 || overhead >= 16,
             "elem_size {} vs usable_size {usable}",
             s.elem_size
         );
+        // What the allocator was asked for: the size plus checking mode's
+        // 16-byte trailer.
+        let trailer = if overhead == 0 { 0 } else { 16 };
         let class = match in_place {
             Some(old) if s.kind == SpanKind::Small => {
                 assert_eq!(
@@ -506,7 +509,7 @@ impl Model {
             Some(_) => {
                 // A large object resized over its neighbouring pages.
                 assert_eq!(s.start, addr, "a large object starts its span");
-                let pages = (size + overhead).div_ceil(PAGE_SIZE);
+                let pages = (size + trailer).div_ceil(PAGE_SIZE);
                 assert_eq!(
                     usable + overhead,
                     pages * PAGE_SIZE,
@@ -514,7 +517,7 @@ impl Model {
                 );
                 0
             }
-            None => match class_for_layout(size + overhead, align) {
+            None => match class_for_layout(size + trailer, align) {
                 Some(c) => {
                     assert_eq!(
                         s.kind,
@@ -536,7 +539,7 @@ impl Model {
                         "{size} B / {align} has no class but got a small span"
                     );
                     assert_eq!(s.start, addr, "a large object starts its span");
-                    let pages = (size + overhead).max(1).div_ceil(PAGE_SIZE);
+                    let pages = (size + trailer).max(1).div_ceil(PAGE_SIZE);
                     assert_eq!(
                         usable + overhead,
                         pages * PAGE_SIZE,

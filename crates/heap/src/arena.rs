@@ -59,11 +59,18 @@ static COMMITTED: AtomicUsize = AtomicUsize::new(0);
 static MAP: AtomicPtr<AtomicPtr<Span>> = AtomicPtr::new(ptr::null_mut());
 
 /// Reserve the heap's address space and map the page map. Called by
-/// `global::init_slow` while it alone runs start-up; a no-op once it succeeded. Returns false if no reservation of at
-/// least `MIN_RESERVATION` could be had.
+/// `global::init_slow` while it alone runs start-up; a no-op once it
+/// succeeded. Returns false if no reservation of at least `MIN_RESERVATION`
+/// (with its page map) could be had, or if the OS page is larger than ours.
 pub fn init() -> bool {
     if base() != 0 {
         return true;
+    }
+    // Releasing a free 8 KiB page (`MADV_DONTNEED`) must not touch its
+    // neighbours: refuse kernels whose pages are larger than ours (64 KiB-page
+    // aarch64 and ppc64le configurations).
+    if os::os_page_size() > crate::PAGE_SIZE {
+        return false;
     }
     let mut size = MAX_RESERVATION;
     while size >= MIN_RESERVATION {
@@ -74,7 +81,10 @@ pub fn init() -> bool {
                 // SAFETY: `base..base+size` is the mapping we just made and
                 // nothing refers to it yet.
                 unsafe { libc::munmap(base.as_ptr().cast(), size) };
-                return false;
+                // Under strict overcommit the page map itself may be refused:
+                // a smaller reservation needs a smaller map.
+                size /= 2;
+                continue;
             };
             // Relaxed: see the module docs; init happens-before any heap address.
             MAP.store(map.as_ptr().cast(), Ordering::Relaxed);
@@ -125,8 +135,9 @@ pub fn grow_arenas(n: usize) -> Option<usize> {
     if !unsafe { os::commit(start, bytes) } {
         return None;
     }
-    // Release: pairs with the Acquire in `contains`, so a scanner that sees
-    // the larger bound also sees the page-map entries of spans made after.
+    // Release: pairs with the Acquire in `contains`: a scanner that sees the
+    // larger bound also sees the arena committed. (Page-map entries carry
+    // their own Release/Acquire: see `set_span` and `span_of`.)
     COMMITTED.store(done + bytes, Ordering::Release);
     Some(done / crate::CHUNK_SIZE)
 }
@@ -172,8 +183,13 @@ pub fn span_of(addr: usize) -> Option<NonNull<Span>> {
     if !contains(addr) {
         return None;
     }
-    // SAFETY: `contains` checked that `addr` is in the committed heap.
-    NonNull::new(unsafe { span_of_unchecked(addr) })
+    let map = MAP.load(Ordering::Relaxed);
+    // Acquire: pairs with the Release in `set_span`, so a scanner that finds
+    // a span pointer with no other happens-before edge to its creator still
+    // reads an initialised record.
+    // SAFETY: `contains` checked that `addr` is in the committed heap, so its
+    // page index is inside the page map.
+    NonNull::new(unsafe { (*map.add((addr - base()) >> PAGE_SHIFT)).load(Ordering::Acquire) })
 }
 
 /// Point the page-map entries of pages `[first, first + n)` at `span` (or
@@ -185,10 +201,11 @@ pub fn span_of(addr: usize) -> Option<NonNull<Span>> {
 pub unsafe fn set_span(first: usize, n: usize, span: *mut Span) {
     let map = MAP.load(Ordering::Relaxed);
     for i in first..first + n {
-        // Relaxed: the span reaches other threads only through objects the
-        // allocator hands out later, and that hand-off carries the ordering.
+        // Release: pairs with the Acquire in `span_of` (scanners may probe any
+        // address). `span_of_unchecked` reads Relaxed: its callers hold a live
+        // object of the span, whose hand-off carries the ordering.
         // SAFETY: the page index is inside the page map (the caller's
         // guarantee that the pages are in the committed heap).
-        unsafe { (*map.add(i)).store(span, Ordering::Relaxed) };
+        unsafe { (*map.add(i)).store(span, Ordering::Release) };
     }
 }

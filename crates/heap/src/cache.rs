@@ -239,11 +239,16 @@ fn alloc_slow(cache: *mut ThreadCache, class: usize) -> *mut u8 {
         return global::orphan_alloc(class);
     }
     if cache == EMPTY_CACHE_PTR {
+        // `new_thread_cache` installs the cache in `CACHE` itself, before it
+        // registers the exit destructor (which may allocate).
         cache = global::new_thread_cache();
         if cache.is_null() {
-            return ptr::null_mut();
+            return if current_cache() == DEAD_CACHE_PTR {
+                global::orphan_alloc(class)
+            } else {
+                ptr::null_mut()
+            };
         }
-        CACHE.set(cache);
     }
     // SAFETY: `cache` is this thread's live cache.
     unsafe { alloc_from(&mut *cache, class) }
@@ -390,6 +395,12 @@ unsafe fn drain_reclaimed(cache: &mut ThreadCache) {
             // a stale entry: skip it.
             if (*s).owner.load(Ordering::Relaxed) == me_parked {
                 unpark(cache, s);
+                // Remote frees may have emptied it: give it back now rather
+                // than hold its pages until this thread allocates from it.
+                (*s).collect();
+                if (*s).used() == 0 {
+                    retire(cache, s);
+                }
             }
             s = next;
         }
@@ -553,6 +564,11 @@ unsafe fn give_back(central: &Central, s: *mut Span) {
             central.put(s);
         }
     }
+}
+
+/// Make `cache` this thread's cache.
+pub(crate) fn install(cache: *mut ThreadCache) {
+    CACHE.set(cache);
 }
 
 /// Mark this thread's cache as gone (called by the exit destructor).

@@ -10,8 +10,9 @@
 //! Spans on a central list have `owner == 0`. Other threads may still push
 //! remote frees onto them; whoever adopts the span collects those.
 //!
-//! Lock order: a central lock may be taken with no other allocator lock held,
-//! or before the page-heap lock (see `global.rs`); never after it.
+//! Lock order: a central lock may be taken with no other allocator lock held
+//! or under the orphan lock, and before the page-heap lock (see `global.rs`);
+//! never after it.
 
 use crate::list::SpanList;
 use crate::lock::RawLock;

@@ -11,8 +11,8 @@
 //! Lock order (a thread holding a lock may only take locks to its right):
 //!
 //! ```text
-//!   ORPHAN → CENTRAL[1] → … → CENTRAL[N-1] → PAGE_HEAP
-//!   CACHES (never held with another)
+//!   FORK_LOCK → ORPHAN → CACHES
+//!   FORK_LOCK → ORPHAN → CENTRAL[1] → … → CENTRAL[N-1] → PAGE_HEAP
 //! ```
 //!
 //! `fork` first closes the notification gate (`remote.rs`, `NotifyGate`:
@@ -184,8 +184,10 @@ fn register_process_hooks() -> bool {
     true
 }
 
-/// Make a cache for the calling thread and arrange for its flush at exit.
-/// Null if the allocator cannot start or the OS refuses memory.
+/// Make a cache for the calling thread, install it, and arrange for its flush
+/// at exit. Null if the allocator cannot start, the OS refuses memory, or the
+/// exit hook cannot be registered (then the thread is marked DEAD and uses
+/// the orphan cache).
 pub(crate) fn new_thread_cache() -> *mut ThreadCache {
     if !ensure_init() {
         return ptr::null_mut();
@@ -196,10 +198,20 @@ pub(crate) fn new_thread_cache() -> *mut ThreadCache {
     let cache = slot.as_ptr();
     // SAFETY: a fresh slot from the pool.
     unsafe { ThreadCache::init(cache) };
+    // Install first: glibc's `pthread_setspecific` may call `calloc` (keys past
+    // the first 32), which must find this cache rather than start another.
+    cache::install(cache);
     // Relaxed: EXIT_KEY was set before READY, which `ensure_init` observed.
     let key = EXIT_KEY.load(Ordering::Relaxed);
     // SAFETY: `key` is a live key; the value is our cache record.
-    unsafe { libc::pthread_setspecific(key, cache.cast()) };
+    if unsafe { libc::pthread_setspecific(key, cache.cast()) } != 0 {
+        // No exit hook means no flush at exit: give the (still empty) cache
+        // back; this thread allocates through the orphan cache instead.
+        cache::set_dead();
+        // SAFETY: the cache is empty, unused, and came from the pool.
+        CACHES.with(|c| unsafe { c.pool.free(core::ptr::NonNull::new_unchecked(cache)) });
+        return ptr::null_mut();
+    }
     cache
 }
 
@@ -242,7 +254,14 @@ pub(crate) fn orphan_alloc(class: usize) -> *mut u8 {
     })
 }
 
+/// Serialises concurrent `fork`s: glibc may run two threads' prepare
+/// handlers back to back, and one thread's parent handler must not reopen
+/// the notification gate while another thread's prepare handler relies on it
+/// being closed. Outermost in the lock order.
+static FORK_LOCK: RawLock = RawLock::new();
+
 extern "C" fn fork_prepare() {
+    FORK_LOCK.lock();
     // First let every owner notification in flight finish (they take no
     // lock), so the child inherits no span stuck half-notified.
     cache::NOTIFY_GATE.close();
@@ -265,6 +284,8 @@ extern "C" fn fork_parent() {
         ORPHAN.lock.unlock();
     }
     cache::NOTIFY_GATE.open();
+    // SAFETY: taken by `fork_prepare` in this thread.
+    unsafe { FORK_LOCK.unlock() };
 }
 
 extern "C" fn fork_child() {
@@ -279,4 +300,6 @@ extern "C" fn fork_child() {
         ORPHAN.lock.force_unlock_in_child();
     }
     cache::NOTIFY_GATE.open();
+    // SAFETY: the child's only thread held it across `fork`.
+    unsafe { FORK_LOCK.force_unlock_in_child() };
 }

@@ -149,12 +149,14 @@ unsafe fn free_sized(p: *mut u8, _size: Option<usize>) {
 /// # Safety
 /// `p` is a live block of this allocator.
 pub unsafe fn usable_size(p: *const u8) -> usize {
-    // SAFETY: a live block is in the committed heap and its span is valid.
-    let elem = unsafe { (*arena::span_of_unchecked(p as usize)).elem_size };
     #[cfg(feature = "secure")]
-    return elem - crate::secure::TRAILER;
+    // SAFETY: forwarded from the caller.
+    return unsafe { crate::secure::requested_size(p) };
+    // SAFETY: a live block is in the committed heap and its span is valid.
     #[cfg(not(feature = "secure"))]
-    elem
+    unsafe {
+        (*arena::span_of_unchecked(p as usize)).elem_size
+    }
 }
 
 /// Resize the block at `p` to `new_size` bytes, keeping its contents and its

@@ -77,16 +77,22 @@ pub unsafe fn commit(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// Return the physical pages behind `[ptr, ptr + len)` to the OS. The range
-/// stays committed and reads as zeros afterwards.
+/// stays committed and reads as zeros afterwards — also when the OS refuses
+/// (`mlockall`ed memory: `EINVAL`): then the range is zeroed by hand, so the
+/// page heap's "released pages are zero" stays true. Returns whether the OS
+/// took the pages.
 ///
 /// # Safety
 /// The range is committed, page aligned, and holds nothing anyone will read
 /// expecting its old contents.
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is committed and disposable.
-    unsafe {
-        libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED);
+    let ok = unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED) } == 0;
+    if !ok {
+        // SAFETY: as above; the range is ours to overwrite.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) };
     }
+    ok
 }
 
 /// Map `len` bytes of zeroed, lazily backed read-write memory for metadata.

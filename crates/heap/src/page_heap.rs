@@ -20,7 +20,8 @@
 //! memory ("unscavenged"). Each *epoch* (one second) the heap remembers the
 //! smallest number of free unscavenged pages it saw; at the end of the epoch,
 //! that many pages (less a small floor kept warm) were free for the whole
-//! epoch, and are released with `MADV_DONTNEED`, highest addresses first.
+//! epoch, and are released with `MADV_DONTNEED`, highest addresses first,
+//! at most 16 MiB per page-heap call so no free holds the lock for long.
 //! So a page is returned to the OS after one to two seconds of disuse, and a
 //! heap that oscillates keeps its working set. `release_memory` releases every
 //! free page at once. Epochs advance on page-heap calls; a process that stops
@@ -44,6 +45,9 @@ const EPOCH_NS: u64 = 1_000_000_000;
 /// burst for every size class, so a steady program does not fault them back.
 const SCAVENGE_FLOOR_PAGES: usize = (2 << 20) >> PAGE_SHIFT;
 const ARENA_PAGES: usize = ARENA_SIZE >> PAGE_SHIFT;
+/// Most pages one page-heap call releases for the scavenger: 16 MiB, a few
+/// `madvise` calls, so the lock is never held for a whole epoch's worth.
+const SCAVENGE_BUDGET_PAGES: usize = (16 << 20) >> PAGE_SHIFT;
 /// Failed descents an aligned search may make before it settles for "first
 /// fit of `npages + align - 1`, aligned inside": 16 keeps every aligned large
 /// allocation O(log heap) even in a heap riddled with aligned-sized holes
@@ -71,6 +75,8 @@ struct Inner {
     /// unscavenged pages.
     epoch_start_ns: u64,
     epoch_min_unscavenged: usize,
+    /// Pages an epoch boundary found idle and not yet released.
+    scavenge_pending: usize,
 }
 
 /// Page-heap counters, kept under the lock.
@@ -109,6 +115,7 @@ impl PageHeap {
                 },
                 epoch_start_ns: 0,
                 epoch_min_unscavenged: 0,
+                scavenge_pending: 0,
             }),
         }
     }
@@ -243,6 +250,7 @@ impl PageHeap {
                     arena::set_span(first + old, new_npages - old, span);
                     inner.stats.span_pages += new_npages - old;
                     inner.stats.large_pages += new_npages - old;
+                    inner.clamp_free_level();
                 } else {
                     arena::set_span(first + new_npages, old - new_npages, ptr::null_mut());
                     pages.free(first + new_npages, old - new_npages);
@@ -337,7 +345,7 @@ impl Inner {
             return None;
         };
         self.stats.span_pages += npages;
-        self.note_free_level();
+        self.clamp_free_level();
         Some((span.as_ptr(), first, scavenged))
     }
 
@@ -360,33 +368,41 @@ impl Inner {
         Some(())
     }
 
-    /// Track the epoch's low-water mark of backed free pages.
-    fn note_free_level(&mut self) {
-        if let Some(p) = self.pages.as_ref() {
-            let backed = p.free_pages() - p.scavenged_pages();
-            if backed < self.epoch_min_unscavenged {
-                self.epoch_min_unscavenged = backed;
-            }
-        }
-    }
-
     /// At an epoch boundary, release what stayed free all epoch.
     fn maybe_scavenge(&mut self) {
+        // Work left from an epoch boundary, a budget at a time, so that no
+        // single free holds the lock for a whole epoch's `madvise`s.
+        if self.scavenge_pending > 0 {
+            let n = self.scavenge(self.scavenge_pending.min(SCAVENGE_BUDGET_PAGES));
+            self.scavenge_pending = if n == 0 {
+                0
+            } else {
+                self.scavenge_pending.saturating_sub(n)
+            };
+        }
         let now = now_ns();
         if now.wrapping_sub(self.epoch_start_ns) < EPOCH_NS {
             return;
         }
-        let idle = self
+        // Pages free for the whole epoch, less the floor kept warm.
+        self.scavenge_pending = self
             .epoch_min_unscavenged
             .saturating_sub(SCAVENGE_FLOOR_PAGES);
-        if idle > 0 {
-            self.scavenge(idle);
-        }
         self.epoch_start_ns = now;
-        self.epoch_min_unscavenged = self
-            .pages
+        self.epoch_min_unscavenged = self.backed_free();
+    }
+
+    /// Free pages still backed by memory.
+    fn backed_free(&self) -> usize {
+        self.pages
             .as_ref()
-            .map_or(0, |p| p.free_pages() - p.scavenged_pages());
+            .map_or(0, |p| p.free_pages() - p.scavenged_pages())
+    }
+
+    /// Keep the epoch's low-water mark at or below the current level (after
+    /// pages left the backed free pool other than through `alloc_run`).
+    fn clamp_free_level(&mut self) {
+        self.epoch_min_unscavenged = self.epoch_min_unscavenged.min(self.backed_free());
     }
 
     /// Release up to `max_pages` free pages. Returns pages released.
@@ -397,7 +413,8 @@ impl Inner {
         let n = p.scavenge(max_pages, |first, npages| {
             let addr = arena::page_addr(first);
             // SAFETY: the page allocator hands us free pages of the committed
-            // heap; nobody holds them, so their contents may go.
+            // heap; nobody holds them, so their contents may go. If the OS
+            // refuses, `decommit` zeroes them, so "scavenged ⇒ zero" holds.
             unsafe {
                 os::decommit(
                     NonNull::new_unchecked(addr as *mut u8),
@@ -406,7 +423,7 @@ impl Inner {
             };
         });
         self.stats.released_pages_total += n;
-        self.epoch_min_unscavenged = self.epoch_min_unscavenged.saturating_sub(n);
+        self.clamp_free_level();
         n
     }
 }

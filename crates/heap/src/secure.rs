@@ -4,12 +4,13 @@
 //! What it adds to every block:
 //!
 //! ```text
-//!   | user bytes (size) | guard: 0xCA × min(gap, 64) | … | trailer: size ^ KEY (u32), MAGIC (u32) |
-//!   ^ p                                                     ^ block end - 8
+//!   | user bytes (size) | guard: 0xCA × min(gap, 64) | … | trailer: size ^ KEY (u64), MAGIC (u64) |
+//!   ^ p                                                     ^ block end - 16
 //! ```
 //!
-//! 1. Every request asks the normal allocator for `size + 8` bytes, so the
-//!    8-byte trailer always fits at the end of the block.
+//! 1. Every request asks the normal allocator for `size + 16` bytes, so the
+//!    16-byte trailer always fits at the end of the block. `usable_size`
+//!    reports the requested size exactly: any byte past it is an overrun.
 //! 2. Small spans keep one *allocation bit* per block (`Span::alloc_bits`):
 //!    set on allocation, cleared with an atomic `fetch_and` on free. A free
 //!    that finds the bit already clear is a double free. (Large spans: the
@@ -49,9 +50,9 @@ const MAX_OBJECTS: usize = {
 pub const BITMAP_WORDS: usize = MAX_OBJECTS.div_ceil(64);
 
 /// Bytes added to every request for the trailer.
-pub const TRAILER: usize = 8;
-const MAGIC: u32 = 0x7c01_0a11;
-const KEY: u32 = 0x5bd1_e995;
+pub const TRAILER: usize = 16;
+const MAGIC: u64 = 0x7c01_0a11_c0de_f00d;
+const KEY: u64 = 0x5bd1_e995_9e37_79b9;
 const GUARD_BYTE: u8 = 0xCA;
 const GUARD_MAX: usize = 64;
 const CLOBBER_BYTE: u8 = 0xDF;
@@ -148,8 +149,8 @@ unsafe fn write_trailer(p: *mut u8, size: usize, elem: usize) {
     unsafe {
         ptr::write_bytes(p.add(size), GUARD_BYTE, gap.min(GUARD_MAX));
         let t = p.add(elem - TRAILER);
-        (t as *mut u32).write_unaligned(size as u32 ^ KEY);
-        (t.add(4) as *mut u32).write_unaligned(MAGIC);
+        (t as *mut u64).write_unaligned(size as u64 ^ KEY);
+        (t.add(8) as *mut u64).write_unaligned(MAGIC);
     }
 }
 
@@ -158,22 +159,34 @@ unsafe fn write_trailer(p: *mut u8, size: usize, elem: usize) {
 /// # Safety
 /// `p` is a live block of `elem` bytes.
 unsafe fn read_trailer(p: *const u8, elem: usize) -> Option<usize> {
-    // SAFETY: the trailer is the last 8 bytes of the block.
+    // SAFETY: the trailer is the last TRAILER bytes of the block.
     let (s, m) = unsafe {
         let t = p.add(elem - TRAILER);
         (
-            (t as *const u32).read_unaligned() ^ KEY,
-            (t.add(4) as *const u32).read_unaligned(),
+            (t as *const u64).read_unaligned() ^ KEY,
+            (t.add(8) as *const u64).read_unaligned(),
         )
     };
     let s = s as usize;
-    if m != MAGIC || s + TRAILER > elem {
+    if m != MAGIC || s > elem - TRAILER {
         return None;
     }
     // SAFETY: the guard bytes lie between the user bytes and the trailer.
     let guard =
         unsafe { core::slice::from_raw_parts(p.add(s), (elem - TRAILER - s).min(GUARD_MAX)) };
     guard.iter().all(|&b| b == GUARD_BYTE).then_some(s)
+}
+
+/// The size the block at `p` was allocated with (checking mode's
+/// `usable_size`), or its span's object size if the trailer is damaged.
+///
+/// # Safety
+/// `p` is a live block of this heap.
+pub unsafe fn requested_size(p: *const u8) -> usize {
+    // SAFETY: a live block's span record is valid.
+    let elem = unsafe { (*arena::span_of_unchecked(p as usize)).elem_size };
+    // SAFETY: `p` is live and `elem` bytes long.
+    unsafe { read_trailer(p, elem) }.unwrap_or(elem - TRAILER)
 }
 
 /// Validate and free. `size`: the size the caller says it allocated (from a

@@ -363,7 +363,8 @@ pub fn object_base(addr: usize) -> Option<usize> {
     // callers that need a stable answer hold their own guarantee that the
     // object is live, as the collector does.)
     let s = unsafe { span.as_ref() };
-    if addr >= s.end() {
+    // Past the last object (a small span's tail waste) is no object.
+    if addr >= s.start + s.capacity as usize * s.elem_size {
         return None;
     }
     Some(s.object_base(addr))

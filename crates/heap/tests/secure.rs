@@ -87,6 +87,22 @@ fn errors_are_reported_and_the_bad_free_is_skipped() {
         );
     }
 
+    // Every byte up to usable_size may be written: it is the requested size.
+    for size in [20usize, 100, 1000, 40_000] {
+        let r = alloc(size, 8);
+        // SAFETY: r is live; usable_size is what may be written.
+        unsafe {
+            let usable = tricolor_heap::usable_size(r);
+            assert_eq!(usable, size, "checking mode reports the requested size");
+            r.write_bytes(7, usable);
+            free(r);
+        }
+        assert!(
+            take_seen().is_empty(),
+            "size {size}: writing usable_size bytes is no overrun"
+        );
+    }
+
     // Freed memory is clobbered.
     let c = alloc(256, 8);
     // SAFETY: c is live.

@@ -225,7 +225,6 @@ fn blocks_left_by_an_exited_thread_can_be_freed_elsewhere() {
 /// that allocated 32 MiB of 1 KiB blocks and exited pins 32 MiB forever
 /// once another thread frees the blocks, even across `release_memory()`.
 #[test]
-
 fn spans_of_an_exited_thread_are_returned_once_their_blocks_are_freed() {
     let _heap = heap_to_myself();
     if !exact() {
@@ -240,9 +239,13 @@ fn spans_of_an_exited_thread_are_returned_once_their_blocks_are_freed() {
     }
     release_memory();
     let after = stats();
-    assert_eq!(
-        after.allocated, before.allocated,
-        "freed blocks still count as allocated"
+    // `<=`: release_memory also reclaims spans that earlier tests' exited
+    // threads left behind, so the figure may even drop below the start.
+    assert!(
+        after.allocated <= before.allocated,
+        "freed blocks still count as allocated: {} -> {}",
+        before.allocated,
+        after.allocated
     );
     assert!(
         after.in_use <= before.in_use + (1 << 20),
