@@ -201,6 +201,7 @@ impl World {
             );
             let cache = &self.caches[(owner >> 1) - 1];
             // The cache record must still be live (not recycled) here.
+            // SAFETY: only the exiting owner writes `mem` (when it recycles the record), and the model checks that this happens after every notification; loom reports any overlap as a race.
             cache
                 .mem
                 .with(|m| assert_eq!(unsafe { *m }, LIVE, "notifying a recycled cache"));
@@ -226,6 +227,7 @@ impl World {
             let idx = unsafe { (*mb).payload.with(|v| *v) }
                 .checked_sub(FREED)
                 .expect("collected a block whose payload was never written");
+            // SAFETY: `collected` belongs to the span's owner, which is this thread.
             span.collected.with_mut(|c| unsafe { (*c).push(idx) });
             // SAFETY: as above; the link was published with the block.
             p = unsafe { (*p).next };
@@ -308,6 +310,7 @@ impl World {
 
     /// All blocks collected by span `s`, sorted.
     fn collected(&self, s: usize) -> Vec<usize> {
+        // SAFETY: called after every model thread has joined; nobody writes `collected` now.
         let mut v = self.spans[s].collected.with(|c| unsafe { (*c).clone() });
         v.sort_unstable();
         v
@@ -792,12 +795,14 @@ fn exit_model(cov: &Coverage, second_free: bool) {
             }
             w.spans[0].owner.store(0, Relaxed);
             w.central.lock.lock();
+            // SAFETY: the central lock is held (taken just above).
             w.central.spans.with_mut(|v| unsafe { (*v).push(0) });
             // SAFETY: locked just above by this thread.
             unsafe { w.central.lock.unlock() };
             // The cache owns nothing now: no notification may be on its way.
             assert!(w.caches[0].reclaimed.is_empty());
             // The pool recycles the record.
+            // SAFETY: the owner thread recycles its own record; no notifier can reach it any more (asserted above).
             w.caches[0].mem.with_mut(|m| unsafe { *m = RECYCLED });
             cleared
         })
@@ -808,6 +813,7 @@ fn exit_model(cov: &Coverage, second_free: bool) {
     // there yet, again after the exit (still racing the freer).
     let adopt = |w: &World| {
         w.central.lock.lock();
+        // SAFETY: the central lock is held (taken just above).
         let s = w.central.spans.with_mut(|v| unsafe { (*v).pop() });
         // SAFETY: locked just above by this thread.
         unsafe { w.central.lock.unlock() };
@@ -871,6 +877,7 @@ unsafe impl Send for Counter {}
 
 fn increment(c: &Counter) {
     c.lock.lock();
+    // SAFETY: the lock is held (taken just above).
     c.value.with_mut(|v| unsafe { *v += 1 });
     // SAFETY: locked just above by this thread.
     unsafe { c.lock.unlock() };
@@ -894,6 +901,7 @@ fn raw_lock_two_threads() {
         };
         increment(&c);
         t.join().unwrap();
+        // SAFETY: every other thread has joined.
         assert_eq!(c.value.with(|v| unsafe { *v }), 2);
         assert!(!c.lock.is_locked());
     });
@@ -919,6 +927,7 @@ fn raw_lock_three_threads() {
             .collect();
         let tried = c.lock.try_lock();
         if tried {
+            // SAFETY: `try_lock` succeeded, so this thread holds the lock.
             c.value.with_mut(|v| unsafe { *v += 1 });
             // SAFETY: `try_lock` succeeded in this thread.
             unsafe { c.lock.unlock() };
@@ -926,6 +935,7 @@ fn raw_lock_three_threads() {
         for t in ts {
             t.join().unwrap();
         }
+        // SAFETY: every other thread has joined.
         assert_eq!(c.value.with(|v| unsafe { *v }), 2 + usize::from(tried));
         assert!(!c.lock.is_locked());
     });
