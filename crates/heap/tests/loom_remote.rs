@@ -201,7 +201,9 @@ impl World {
             );
             let cache = &self.caches[(owner >> 1) - 1];
             // The cache record must still be live (not recycled) here.
-            // SAFETY: only the exiting owner writes `mem` (when it recycles the record), and the model checks that this happens after every notification; loom reports any overlap as a race.
+            // SAFETY: only the exiting owner writes `mem` (when it recycles the record), and the
+            // model checks that this happens after every notification; loom reports any overlap as
+            // a race.
             cache
                 .mem
                 .with(|m| assert_eq!(unsafe { *m }, LIVE, "notifying a recycled cache"));
@@ -802,7 +804,8 @@ fn exit_model(cov: &Coverage, second_free: bool) {
             // The cache owns nothing now: no notification may be on its way.
             assert!(w.caches[0].reclaimed.is_empty());
             // The pool recycles the record.
-            // SAFETY: the owner thread recycles its own record; no notifier can reach it any more (asserted above).
+            // SAFETY: the owner thread recycles its own record; no notifier can reach it any more
+            // (asserted above).
             w.caches[0].mem.with_mut(|m| unsafe { *m = RECYCLED });
             cleared
         })
