@@ -269,22 +269,16 @@ impl PageHeap {
         self.with(|inner| inner.scavenge(usize::MAX) << PAGE_SHIFT)
     }
 
-    /// A snapshot of the counters.
-    pub fn counters(&self) -> HeapCounters {
+    /// A snapshot of the counters, and a visit of every in-use span, under
+    /// one hold of the lock so the two agree (no span appears or disappears
+    /// in between). O(committed pages / span length).
+    pub fn snapshot(&self, mut visit: impl FnMut(&Span)) -> HeapCounters {
         self.with(|inner| {
             let mut c = inner.stats;
             if let Some(p) = inner.pages.as_ref() {
                 c.released_pages = p.scavenged_pages();
                 c.free_backed_pages = p.free_pages() - p.scavenged_pages();
             }
-            c
-        })
-    }
-
-    /// Visit every in-use span (for `stats()`), with the lock held so no span
-    /// is created or destroyed meanwhile. O(committed pages / span length).
-    pub fn for_each_span(&self, mut f: impl FnMut(&Span)) {
-        self.with(|_| {
             let end = arena::committed() >> PAGE_SHIFT;
             let mut page = 0;
             while page < end {
@@ -297,10 +291,11 @@ impl PageHeap {
                     // SAFETY: page-map entries point at live span records
                     // while the lock is held.
                     let s = unsafe { &*s };
-                    f(s);
+                    visit(s);
                     page = arena::page_index(s.start) + s.npages;
                 }
             }
+            c
         })
     }
 

@@ -1,9 +1,9 @@
 //! `stats()`: a snapshot of the heap, taken without allocating.
 //!
-//! Figures come from two places: the page heap's counters (kept under its
-//! lock: committed, released, span pages, large objects) and a walk over every
-//! in-use span (under the page-heap lock, so no span appears or disappears
-//! meanwhile) that reads each span's `used` count. `used` is written by the
+//! Figures come from two places, read under one hold of the page-heap lock
+//! so that they agree: the page heap's counters (committed, released, span
+//! pages, large objects) and a walk over every in-use span that reads each
+//! span's `used` count. `used` is written by the
 //! span's owner without synchronisation beyond a relaxed store, so a snapshot
 //! taken while threads allocate is approximate per span but never torn, and
 //! exact when the heap is quiescent. Objects freed by another thread count as
@@ -78,7 +78,15 @@ pub fn stats() -> HeapStats {
         return s;
     }
     let heap = global::page_heap();
-    let counters = heap.counters();
+    let mut classes = [ClassStats::default(); NUM_SIZE_CLASSES];
+    let counters = heap.snapshot(|span| {
+        if span.kind == SpanKind::Small {
+            let cs = &mut classes[span.class as usize];
+            cs.spans += 1;
+            cs.objects += span.used() as usize;
+            cs.in_use_bytes += span.npages << PAGE_SHIFT;
+        }
+    });
     s.reserved = arena::reserved();
     s.committed = arena::committed();
     s.released = counters.released_pages << PAGE_SHIFT;
@@ -88,16 +96,11 @@ pub fn stats() -> HeapStats {
     s.large_objects = counters.large_objects;
     s.large_bytes = counters.large_pages << PAGE_SHIFT;
     s.thread_caches = global::thread_caches();
-    heap.for_each_span(|span| {
-        if span.kind == SpanKind::Small {
-            let cs = &mut s.classes[span.class as usize];
-            cs.spans += 1;
-            cs.objects += span.used() as usize;
-            cs.in_use_bytes += span.npages << PAGE_SHIFT;
-        }
-    });
     s.allocated = s.large_bytes;
-    for cs in s.classes.iter_mut() {
+    for (cs, walked) in s.classes.iter_mut().zip(classes) {
+        cs.spans = walked.spans;
+        cs.objects = walked.objects;
+        cs.in_use_bytes = walked.in_use_bytes;
         cs.allocated_bytes = cs.objects * cs.object_size;
         s.allocated += cs.allocated_bytes;
     }
