@@ -141,25 +141,14 @@ impl Span {
     /// # Safety
     /// `this` is valid for writes of a `Span` and not in use.
     pub unsafe fn init_small(this: *mut Span, start: usize, class: usize) {
-        let elem = CLASS_SIZE[class] as usize;
         let span = Span {
-            free: ptr::null_mut(),
-            local_free: ptr::null_mut(),
-            used: AtomicU32::new(0),
-            carved: 0,
             capacity: CLASS_OBJECTS[class] as u32,
             class: class as u8,
             kind: SpanKind::Small,
-            elem_size: elem,
+            elem_size: CLASS_SIZE[class] as usize,
             start,
             npages: CLASS_PAGES[class] as usize,
-            next: ptr::null_mut(),
-            prev: ptr::null_mut(),
-            owner: AtomicUsize::new(0),
-            thread_free: ThreadFree::new(),
-            notify_next: AtomicPtr::new(ptr::null_mut()),
-            #[cfg(feature = "secure")]
-            alloc_bits: crate::secure::empty_bitmap(),
+            ..Span::empty()
         };
         // SAFETY: the caller guarantees `this` is writable and unused.
         unsafe { this.write(span) };
@@ -171,8 +160,6 @@ impl Span {
     /// As for [`Span::init_small`].
     pub unsafe fn init_large(this: *mut Span, start: usize, npages: usize) {
         let span = Span {
-            free: ptr::null_mut(),
-            local_free: ptr::null_mut(),
             used: AtomicU32::new(1),
             carved: 1,
             capacity: 1,
@@ -181,13 +168,7 @@ impl Span {
             elem_size: npages << PAGE_SHIFT,
             start,
             npages,
-            next: ptr::null_mut(),
-            prev: ptr::null_mut(),
-            owner: AtomicUsize::new(0),
-            thread_free: ThreadFree::new(),
-            notify_next: AtomicPtr::new(ptr::null_mut()),
-            #[cfg(feature = "secure")]
-            alloc_bits: crate::secure::empty_bitmap(),
+            ..Span::empty()
         };
         // SAFETY: the caller guarantees `this` is writable and unused.
         unsafe { this.write(span) };
