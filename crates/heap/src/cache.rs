@@ -203,10 +203,22 @@ pub fn alloc_small(size: usize) -> *mut u8 {
         } else {
             (*cache).current[size_class_of(size)]
         };
-        let block = (*span).free;
-        if block.is_null() {
+        if (*span).free.is_null() {
             return alloc_slow(cache, size_class_of(size));
         }
+        pop(span)
+    }
+}
+
+/// Take the first block of `span.free`, which is not empty.
+///
+/// # Safety
+/// The caller owns `span` and its free list is not empty.
+#[inline(always)]
+unsafe fn pop(span: *mut Span) -> *mut u8 {
+    // SAFETY: the caller owns the span and `free` holds a block of it.
+    unsafe {
+        let block = (*span).free;
         (*span).free = (*block).next;
         (*span).set_used((*span).used() + 1);
         block.cast()
@@ -220,13 +232,10 @@ pub fn alloc_class(class: usize) -> *mut u8 {
     // SAFETY: as in `alloc_small`.
     unsafe {
         let span = (*cache).current[class];
-        let block = (*span).free;
-        if block.is_null() {
+        if (*span).free.is_null() {
             return alloc_slow(cache, class);
         }
-        (*span).free = (*block).next;
-        (*span).set_used((*span).used() + 1);
-        block.cast()
+        pop(span)
     }
 }
 
@@ -266,12 +275,7 @@ pub(crate) unsafe fn alloc_from(cache: &mut ThreadCache, class: usize) -> *mut u
         return ptr::null_mut();
     }
     // SAFETY: `refill` returns an owned span with a non-empty free list.
-    unsafe {
-        let block = (*span).free;
-        (*span).free = (*block).next;
-        (*span).set_used((*span).used() + 1);
-        block.cast()
-    }
+    unsafe { pop(span) }
 }
 
 /// Find a span of `class` with a free block and make it current; null if the

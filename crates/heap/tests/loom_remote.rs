@@ -201,12 +201,14 @@ impl World {
             );
             let cache = &self.caches[(owner >> 1) - 1];
             // The cache record must still be live (not recycled) here.
-            // SAFETY: only the exiting owner writes `mem` (when it recycles the record), and the
-            // model checks that this happens after every notification; loom reports any overlap as
-            // a race.
-            cache
-                .mem
-                .with(|m| assert_eq!(unsafe { *m }, LIVE, "notifying a recycled cache"));
+            let state = cache.mem.with(|m| {
+                // SAFETY: only the exiting owner writes `mem` (when it
+                // recycles the record), and the model checks that this
+                // happens after every notification; loom reports any overlap
+                // as a race.
+                unsafe { *m }
+            });
+            assert_eq!(state, LIVE, "notifying a recycled cache");
             // SAFETY: the span lives as long as the world; by the protocol it
             // is on no reclaim stack (asserted by the walks below).
             unsafe { cache.reclaimed.push(self.span_ptr(s)) };

@@ -15,7 +15,7 @@
 
 use core::alloc::GlobalAlloc;
 
-use super::cache_thrash::{hammer, OBJECT_SIZE};
+use super::cache_thrash::{thrash, OBJECT_SIZE};
 use crate::block::{self, Block};
 use crate::{Outcome, Params};
 
@@ -37,7 +37,7 @@ pub fn run<A: GlobalAlloc + Sync + ?Sized>(a: &A, p: &Params) -> Outcome {
                     // Step 2.
                     // SAFETY: `handed` is live, stamped, from `a`, and owned
                     // by this worker alone.
-                    let mut out = Outcome {
+                    let handed_back = Outcome {
                         checksum: unsafe {
                             block::stamp(handed.ptr, handed.size, t as u64);
                             block::free_verified(a, handed)
@@ -45,18 +45,7 @@ pub fn run<A: GlobalAlloc + Sync + ?Sized>(a: &A, p: &Params) -> Outcome {
                         ops: 2,
                     };
                     // Step 3.
-                    for i in 0..iterations {
-                        let obj = block::alloc(a, OBJECT_SIZE);
-                        // SAFETY: `obj` is a live, private OBJECT_SIZE block.
-                        let sum = unsafe { hammer(obj, OBJECT_SIZE, (t + i) as u8) };
-                        // SAFETY: allocated above from `a` with this size.
-                        unsafe { block::free(a, obj, OBJECT_SIZE) };
-                        out = out.merge(Outcome {
-                            checksum: sum,
-                            ops: 2,
-                        });
-                    }
-                    out
+                    thrash(a, t, iterations, handed_back)
                 })
             })
             .collect();

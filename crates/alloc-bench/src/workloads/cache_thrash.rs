@@ -32,23 +32,7 @@ pub fn run<A: GlobalAlloc + Sync + ?Sized>(a: &A, p: &Params) -> Outcome {
     let iterations = p.count(BASE_ITERATIONS);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..p.threads())
-            .map(|t| {
-                s.spawn(move || {
-                    let mut out = Outcome::default();
-                    for i in 0..iterations {
-                        let obj = block::alloc(a, OBJECT_SIZE);
-                        // SAFETY: `obj` is a live, private OBJECT_SIZE block.
-                        let sum = unsafe { hammer(obj, OBJECT_SIZE, (t + i) as u8) };
-                        // SAFETY: allocated above from `a` with this size.
-                        unsafe { block::free(a, obj, OBJECT_SIZE) };
-                        out = out.merge(Outcome {
-                            checksum: sum,
-                            ops: 2,
-                        });
-                    }
-                    out
-                })
-            })
+            .map(|t| s.spawn(move || thrash(a, t, iterations, Outcome::default())))
             .collect();
         handles
             .into_iter()
@@ -64,6 +48,28 @@ pub fn run<A: GlobalAlloc + Sync + ?Sized>(a: &A, p: &Params) -> Outcome {
 /// # Safety
 /// `obj` is valid for reads and writes of `size` bytes and no other thread
 /// accesses them.
+/// The cache-thrash loop of thread `t`: `iterations` times allocate one
+/// object, hammer it, free it; folded into `out`. `cache-scratch` runs it too.
+pub fn thrash<A: GlobalAlloc + ?Sized>(
+    a: &A,
+    t: usize,
+    iterations: usize,
+    mut out: Outcome,
+) -> Outcome {
+    for i in 0..iterations {
+        let obj = block::alloc(a, OBJECT_SIZE);
+        // SAFETY: `obj` is a live, private OBJECT_SIZE block.
+        let sum = unsafe { hammer(obj, OBJECT_SIZE, (t + i) as u8) };
+        // SAFETY: allocated above from `a` with this size.
+        unsafe { block::free(a, obj, OBJECT_SIZE) };
+        out = out.merge(Outcome {
+            checksum: sum,
+            ops: 2,
+        });
+    }
+    out
+}
+
 pub unsafe fn hammer(obj: *mut u8, size: usize, seed: u8) -> u64 {
     let mut acc = 0u64;
     for r in 0..REPETITIONS {
