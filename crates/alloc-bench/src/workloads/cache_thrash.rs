@@ -48,6 +48,21 @@ pub fn run<A: GlobalAlloc + Sync + ?Sized>(a: &A, p: &Params) -> Outcome {
 /// # Safety
 /// `obj` is valid for reads and writes of `size` bytes and no other thread
 /// accesses them.
+pub unsafe fn hammer(obj: *mut u8, size: usize, seed: u8) -> u64 {
+    let mut acc = 0u64;
+    for r in 0..REPETITIONS {
+        for k in 0..size {
+            let v = seed.wrapping_add(r as u8).wrapping_add(k as u8);
+            // SAFETY: `k < size`; the caller gives us exclusive access.
+            unsafe {
+                obj.add(k).write_volatile(v);
+                acc = acc.wrapping_add(u64::from(obj.add(k).read_volatile()));
+            }
+        }
+    }
+    acc
+}
+
 /// The cache-thrash loop of thread `t`: `iterations` times allocate one
 /// object, hammer it, free it; folded into `out`. `cache-scratch` runs it too.
 pub fn thrash<A: GlobalAlloc + ?Sized>(
@@ -68,19 +83,4 @@ pub fn thrash<A: GlobalAlloc + ?Sized>(
         });
     }
     out
-}
-
-pub unsafe fn hammer(obj: *mut u8, size: usize, seed: u8) -> u64 {
-    let mut acc = 0u64;
-    for r in 0..REPETITIONS {
-        for k in 0..size {
-            let v = seed.wrapping_add(r as u8).wrapping_add(k as u8);
-            // SAFETY: `k < size`; the caller gives us exclusive access.
-            unsafe {
-                obj.add(k).write_volatile(v);
-                acc = acc.wrapping_add(u64::from(obj.add(k).read_volatile()));
-            }
-        }
-    }
-    acc
 }
