@@ -54,6 +54,8 @@ mod list;
 #[cfg(not(loom))]
 mod malloc;
 #[cfg(not(loom))]
+pub mod managed;
+#[cfg(not(loom))]
 pub mod os;
 #[cfg(not(loom))]
 mod page_heap;

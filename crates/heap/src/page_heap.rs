@@ -89,6 +89,9 @@ pub struct HeapCounters {
     /// Large objects and their pages.
     pub large_objects: usize,
     pub large_pages: usize,
+    /// Managed runs (`managed.rs`) and their pages.
+    pub managed_runs: usize,
+    pub managed_pages: usize,
     /// Pages ever released to the OS by the scavenger (cumulative).
     pub released_pages_total: usize,
     /// Free pages currently released (not backed).
@@ -109,6 +112,8 @@ impl PageHeap {
                     class_spans: [0; NUM_SIZE_CLASSES],
                     large_objects: 0,
                     large_pages: 0,
+                    managed_runs: 0,
+                    managed_pages: 0,
                     released_pages_total: 0,
                     released_pages: 0,
                     free_backed_pages: 0,
@@ -195,7 +200,36 @@ impl PageHeap {
         })
     }
 
-    /// Give a span's pages back and recycle its record.
+    /// A run of `npages` pages aligned to `align_pages` for a client that
+    /// manages its own objects, described by the caller's record `span`
+    /// (initialised here as `SpanKind::Managed`). Returns whether the memory
+    /// is known to be zero, or `None` if the heap cannot grow.
+    ///
+    /// # Safety
+    /// `span` is valid for writes of a `Span`, not in use, and stays valid
+    /// until [`PageHeap::free_span`] returns the run.
+    pub unsafe fn alloc_managed(
+        &self,
+        span: NonNull<Span>,
+        npages: usize,
+        align_pages: usize,
+        grow: bool,
+    ) -> Option<bool> {
+        self.with(|inner| {
+            let (first, scavenged) = inner.alloc_pages(npages, align_pages, grow)?;
+            let start = arena::page_addr(first);
+            // SAFETY: the caller hands us a writable, unused record.
+            unsafe { Span::init_managed(span.as_ptr(), start, npages) };
+            // SAFETY: the run is in the committed heap; the lock is held.
+            unsafe { arena::set_span(first, npages, span.as_ptr()) };
+            inner.stats.managed_runs += 1;
+            inner.stats.managed_pages += npages;
+            Some(scavenged == npages)
+        })
+    }
+
+    /// Give a span's pages back and recycle its record (a managed span's
+    /// record goes back to its owner: the caller).
     ///
     /// # Safety
     /// `span` is a span of this heap that nobody owns or lists any more and
@@ -211,14 +245,21 @@ impl PageHeap {
                         inner.stats.large_objects -= 1;
                         inner.stats.large_pages -= npages;
                     }
+                    SpanKind::Managed => {
+                        inner.stats.managed_runs -= 1;
+                        inner.stats.managed_pages -= npages;
+                    }
                 }
+                let managed = (*span).kind == SpanKind::Managed;
                 let first = arena::page_index(start);
                 arena::set_span(first, npages, ptr::null_mut());
                 inner.stats.span_pages -= npages;
                 if let Some(p) = inner.pages.as_mut() {
                     p.free(first, npages);
                 }
-                inner.spans.free(NonNull::new_unchecked(span));
+                if !managed {
+                    inner.spans.free(NonNull::new_unchecked(span));
+                }
             }
             inner.maybe_scavenge();
         })
@@ -320,6 +361,26 @@ impl Inner {
         align_pages: usize,
         grow: bool,
     ) -> Option<(*mut Span, usize, usize)> {
+        let (first, scavenged) = self.alloc_pages(npages, align_pages, grow)?;
+        let Some(span) = self.spans.alloc() else {
+            // No memory for the record: put the pages back, report failure.
+            if let Some(p) = self.pages.as_mut() {
+                p.free(first, npages);
+            }
+            self.stats.span_pages -= npages;
+            return None;
+        };
+        Some((span.as_ptr(), first, scavenged))
+    }
+
+    /// A run of pages (no record): its first page and how many of its pages
+    /// were scavenged (and so are zero).
+    fn alloc_pages(
+        &mut self,
+        npages: usize,
+        align_pages: usize,
+        grow: bool,
+    ) -> Option<(usize, usize)> {
         if npages == 0 {
             return None;
         }
@@ -332,16 +393,9 @@ impl Inner {
             }
         };
         let (first, scavenged) = found?;
-        let Some(span) = self.spans.alloc() else {
-            // No memory for the record: put the pages back, report failure.
-            if let Some(p) = self.pages.as_mut() {
-                p.free(first, npages);
-            }
-            return None;
-        };
         self.stats.span_pages += npages;
         self.clamp_free_level();
-        Some((span.as_ptr(), first, scavenged))
+        Some((first, scavenged))
     }
 
     fn find(&mut self, npages: usize, align_pages: usize) -> Option<(usize, usize)> {

@@ -201,7 +201,8 @@ pub unsafe fn free(p: *mut u8, size: Option<usize>) {
     };
     // SAFETY: `span_of` returns in-use span records.
     let span = unsafe { span.as_ref() };
-    if addr >= span.end()
+    if span.kind == SpanKind::Managed
+        || addr >= span.end()
         || span.object_base(addr) != addr
         || addr >= span.start + span.capacity as usize * span.elem_size
     {

@@ -56,6 +56,10 @@ pub enum SpanKind {
     Small = 1,
     /// One object larger than `MAX_SMALL_SIZE` (or over-aligned).
     Large = 2,
+    /// A run of pages whose objects another layer manages (the collector;
+    /// see `managed.rs`). The record belongs to that layer; malloc's `free`
+    /// and `object_base` do not apply.
+    Managed = 3,
 }
 
 /// Most bytes carved per `extend`: 4 KiB, mimalloc's `MI_MAX_EXTEND_SIZE`. A
@@ -174,6 +178,22 @@ impl Span {
         unsafe { this.write(span) };
     }
 
+    /// Initialise the record at `this` as a managed run of `npages` pages.
+    ///
+    /// # Safety
+    /// As for [`Span::init_small`].
+    pub unsafe fn init_managed(this: *mut Span, start: usize, npages: usize) {
+        let span = Span {
+            kind: SpanKind::Managed,
+            elem_size: npages << PAGE_SHIFT,
+            start,
+            npages,
+            ..Span::empty()
+        };
+        // SAFETY: the caller guarantees `this` is writable and unused.
+        unsafe { this.write(span) };
+    }
+
     /// Blocks in use (including remote frees not yet collected).
     #[inline]
     pub fn used(&self) -> u32 {
@@ -275,7 +295,7 @@ impl Span {
                 self.start
                     + crate::size_class::object_index(self.class as usize, off) * self.elem_size
             }
-            SpanKind::Large => self.start,
+            SpanKind::Large | SpanKind::Managed => self.start,
         }
     }
 
@@ -344,6 +364,9 @@ pub fn object_base(addr: usize) -> Option<usize> {
     // callers that need a stable answer hold their own guarantee that the
     // object is live, as the collector does.)
     let s = unsafe { span.as_ref() };
+    if s.kind == SpanKind::Managed {
+        return None;
+    }
     // Past the last object (a small span's tail waste) is no object.
     if addr >= s.start + s.capacity as usize * s.elem_size {
         return None;

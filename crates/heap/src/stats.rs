@@ -50,6 +50,8 @@ pub struct HeapStats {
     /// Large objects and their bytes.
     pub large_objects: usize,
     pub large_bytes: usize,
+    /// Bytes in runs managed by the collector (`managed.rs`).
+    pub managed_bytes: usize,
     /// Thread caches alive.
     pub thread_caches: usize,
     /// Per size class (index 0 unused).
@@ -68,6 +70,7 @@ pub fn stats() -> HeapStats {
         allocated: 0,
         large_objects: 0,
         large_bytes: 0,
+        managed_bytes: 0,
         thread_caches: 0,
         classes: [ClassStats::default(); NUM_SIZE_CLASSES],
     };
@@ -95,6 +98,7 @@ pub fn stats() -> HeapStats {
     s.in_use = counters.span_pages << PAGE_SHIFT;
     s.large_objects = counters.large_objects;
     s.large_bytes = counters.large_pages << PAGE_SHIFT;
+    s.managed_bytes = counters.managed_pages << PAGE_SHIFT;
     s.thread_caches = global::thread_caches();
     s.allocated = s.large_bytes;
     for (cs, walked) in s.classes.iter_mut().zip(classes) {
