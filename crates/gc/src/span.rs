@@ -1,0 +1,348 @@
+//! `GcSpan`: a run of pages holding collected objects, and its bitmaps.
+//!
+//! A collected span is a managed run of the allocator's page heap
+//! (`tricolor_heap::managed`). Its record starts with the allocator's
+//! `Span`, so the page map, given any address in the run, answers with this
+//! record in one load (`arena::span_of_unchecked`), as Go's `spanOf` does.
+//!
+//! A small span is carved into `nelems` slots of `elem_size` bytes (one of
+//! the allocator's 68 size classes, with the same span length); a large span
+//! holds one object. Three bitmaps, one bit per slot, follow the record:
+//!
+//! - **alloc** — the slot held an object at the last sweep (Go's `allocBits`);
+//! - **mark** — the slot was reached in the current cycle (`gcmarkBits`);
+//! - **check** — the same, for the `checkmark=1` verification re-mark.
+//!
+//! Allocation walks the free slots (alloc bit clear) upward from
+//! `free_index` through a 64-bit window of the inverted alloc bitmap,
+//! `alloc_cache`, taking the lowest set bit (Go's `nextFreeFast`). Slots
+//! below `free_index` are allocated whatever their alloc bit says, so
+//!
+//! ```text
+//!   allocated(i) = alloc[i] || i < free_index
+//!   live after a mark(i)     = mark[i]             (allocate-black sets it for new objects)
+//! ```
+//!
+//! Sweeping (`sweep.rs`) drops every allocated, unmarked object, then makes
+//! the mark bitmap the new alloc bitmap and clears a fresh mark bitmap (the
+//! two swap roles; nothing is copied), and resets `free_index` to 0.
+//!
+//! Ownership of the non-atomic fields (`free_index`, `alloc_cache`,
+//! `alloc_count`, the alloc bitmap, list links):
+//!
+//! | where the span is            | who touches them                               |
+//! |------------------------------|------------------------------------------------|
+//! | a mutator's allocation cache | that mutator (or the collector, world stopped) |
+//! | a heap list                  | whoever holds the heap's list lock             |
+//! | popped for sweeping          | the sweeper that popped it                     |
+//!
+//! The mark and check bitmaps are atomic: marker threads set bits
+//! concurrently with each other.
+//!
+//! Sweep generations (Go's table, `sg` = the heap's `sweepgen`, +2 per cycle):
+//!
+//! ```text
+//!   span.sweepgen == sg - 2   unswept: its mark bits are the last cycle's
+//!   span.sweepgen == sg - 1   being swept right now
+//!   span.sweepgen == sg       swept; usable
+//! ```
+
+use crate::desc::TypeDesc;
+use crate::meta;
+use core::mem::size_of;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use tricolor_heap::size_class::{self, CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE};
+use tricolor_heap::span::Span;
+use tricolor_heap::{managed, PAGE_SHIFT, PAGE_SIZE};
+
+/// Which bitmap.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Bits {
+    Alloc = 0,
+    Mark = 1,
+    Check = 2,
+}
+
+/// A span's list key for untyped noscan spans is its size class; typed spans
+/// use `TYPED_KEY_BASE + slot`; large spans `LARGE_KEY`.
+pub const LARGE_KEY: u32 = u32::MAX;
+
+#[repr(C)]
+pub struct GcSpan {
+    /// The allocator's record (must stay first: the page map points here).
+    pub header: Span,
+    /// First byte of slot 0 (the run's start).
+    pub start: usize,
+    /// Slot size (a large span: the object's size).
+    pub elem_size: usize,
+    /// Slots (1 for a large span).
+    pub nelems: u32,
+    /// Size class, 0 for a large span.
+    pub class: u8,
+    /// Never scanned: no descriptor, or one with `Scan::None`.
+    pub noscan: bool,
+    /// Objects have drop glue.
+    pub needs_drop: bool,
+    /// The heap-list key (`heap.rs`).
+    pub key: u32,
+    /// The objects' type; null for untyped noscan spans.
+    pub desc: *const TypeDesc,
+    /// The heap this span belongs to (identity only).
+    pub heap_id: usize,
+
+    // ---- owner-only (see the table) ----
+    pub free_index: u32,
+    /// Objects allocated as of the last sweep plus those handed out since.
+    pub alloc_count: u32,
+    /// Inverted alloc bits from `free_index` on: bit `k` set = slot
+    /// `free_index + k` is free (valid up to the next multiple of 64).
+    pub alloc_cache: u64,
+    pub next: *mut GcSpan,
+    pub prev: *mut GcSpan,
+
+    // ---- shared ----
+    /// See the sweep-generation table.
+    pub sweepgen: AtomicU32,
+    /// Words per bitmap.
+    pub words: u32,
+    /// Index into `bitmaps` of the alloc / mark bitmap (they swap on sweep);
+    /// check is always 2.
+    pub alloc_sel: u8,
+    bitmaps: *const AtomicU64,
+}
+
+// SAFETY: spans move between threads under the ownership table; the raw
+// pointers they hold are to heap-owned metadata.
+unsafe impl Send for GcSpan {}
+unsafe impl Sync for GcSpan {}
+
+impl GcSpan {
+    /// A new span of size class `class` (or a large span for one object of
+    /// `large_size` bytes when `class == 0`), with every slot free. `None` if
+    /// memory ran out.
+    pub fn create(
+        class: usize,
+        large_size: usize,
+        desc: *const TypeDesc,
+        key: u32,
+        heap_id: usize,
+        sweepgen: u32,
+    ) -> Option<NonNull<GcSpan>> {
+        let (npages, nelems, elem_size) = if class == 0 {
+            (large_size.div_ceil(PAGE_SIZE), 1u32, large_size)
+        } else {
+            (
+                CLASS_PAGES[class] as usize,
+                CLASS_OBJECTS[class] as u32,
+                CLASS_SIZE[class] as usize,
+            )
+        };
+        let words = nelems.div_ceil(64);
+        let bytes = size_of::<GcSpan>() + 3 * words as usize * 8;
+        let rec = meta::alloc_zeroed(bytes, 64)?.cast::<GcSpan>();
+        // SAFETY: `rec` is fresh, zeroed and big enough for a `GcSpan`, whose
+        // first field is a `Span`.
+        let Some((start, _zeroed)) = (unsafe { managed::alloc_run(rec.cast(), npages, 1) }) else {
+            // SAFETY: allocated just above, never published.
+            unsafe { meta::free(rec.cast()) };
+            return None;
+        };
+        let (noscan, needs_drop) = if desc.is_null() {
+            (true, false)
+        } else {
+            // SAFETY: descriptors are `'static`.
+            let d = unsafe { &*desc };
+            (d.is_noscan(), d.drop.is_some())
+        };
+        // SAFETY: `rec` is ours; `alloc_run` initialised the header. Bitmaps
+        // follow the record in the same (zeroed) block.
+        unsafe {
+            let s = rec.as_ptr();
+            ptr::addr_of_mut!((*s).start).write(start);
+            ptr::addr_of_mut!((*s).elem_size).write(elem_size);
+            ptr::addr_of_mut!((*s).nelems).write(nelems);
+            ptr::addr_of_mut!((*s).class).write(class as u8);
+            ptr::addr_of_mut!((*s).noscan).write(noscan);
+            ptr::addr_of_mut!((*s).needs_drop).write(needs_drop);
+            ptr::addr_of_mut!((*s).key).write(key);
+            ptr::addr_of_mut!((*s).desc).write(desc);
+            ptr::addr_of_mut!((*s).heap_id).write(heap_id);
+            ptr::addr_of_mut!((*s).sweepgen).write(AtomicU32::new(sweepgen));
+            ptr::addr_of_mut!((*s).words).write(words);
+            ptr::addr_of_mut!((*s).alloc_sel).write(0);
+            ptr::addr_of_mut!((*s).alloc_cache).write(!0);
+            let bitmaps = (s as *mut u8).add(size_of::<GcSpan>()) as *const AtomicU64;
+            ptr::addr_of_mut!((*s).bitmaps).write(bitmaps);
+        }
+        Some(rec)
+    }
+
+    /// Return the span's pages and its record.
+    ///
+    /// # Safety
+    /// Nobody references the span or any object in it any more.
+    pub unsafe fn destroy(this: NonNull<GcSpan>) {
+        // SAFETY: the caller's guarantee; the record was passed to
+        // `alloc_run` by `create`.
+        unsafe {
+            managed::free_run(this.cast());
+            meta::free(this.cast());
+        }
+    }
+
+    /// The bitmap `which`.
+    #[inline(always)]
+    pub fn bits(&self, which: Bits) -> &[AtomicU64] {
+        let sel = match which {
+            Bits::Alloc => self.alloc_sel as usize,
+            Bits::Mark => 1 - self.alloc_sel as usize,
+            Bits::Check => 2,
+        };
+        // SAFETY: three bitmaps of `words` words follow the record.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.bitmaps.add(sel * self.words as usize),
+                self.words as usize,
+            )
+        }
+    }
+
+    /// Slot index of the object containing `addr`.
+    #[inline(always)]
+    pub fn index_of(&self, addr: usize) -> usize {
+        if self.class == 0 {
+            0
+        } else {
+            size_class::object_index(self.class as usize, addr - self.start)
+        }
+    }
+
+    /// Address of slot `i`.
+    #[inline(always)]
+    pub fn slot(&self, i: usize) -> usize {
+        self.start + i * self.elem_size
+    }
+
+    /// Is slot `i` set in bitmap `which`?
+    #[inline]
+    pub fn test(&self, which: Bits, i: usize) -> bool {
+        // Relaxed: a snapshot read; callers order it by the world stop or by
+        // the marking that set it (see `mark.rs`).
+        self.bits(which)[i >> 6].load(Ordering::Relaxed) & (1 << (i & 63)) != 0
+    }
+
+    /// Set slot `i` in `which`; true if this call set it (it was clear).
+    #[inline(always)]
+    pub fn set(&self, which: Bits, i: usize) -> bool {
+        let word = &self.bits(which)[i >> 6];
+        let mask = 1u64 << (i & 63);
+        // Relaxed: a mark bit publishes nothing. The marker that wins the bit
+        // scans the object, whose contents were published to every marker by
+        // the start of the mark phase (world stop + worker start-up), and the
+        // end of marking is ordered by the work pool's lock. The plain load
+        // first skips the read-modify-write for objects already marked (most
+        // pointers in a graph lead to marked objects).
+        if word.load(Ordering::Relaxed) & mask != 0 {
+            return false;
+        }
+        word.fetch_or(mask, Ordering::Relaxed) & mask == 0
+    }
+
+    /// Clear bitmap `which`.
+    pub fn clear(&self, which: Bits) {
+        for w in self.bits(which) {
+            // Relaxed: cleared with the world stopped or by the span's sole
+            // owner (the sweeper); ordered by that hand-off.
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Number of set bits in `which`.
+    pub fn count(&self, which: Bits) -> u32 {
+        self.bits(which)
+            .iter()
+            // Relaxed: as for `test`.
+            .map(|w| w.load(Ordering::Relaxed).count_ones())
+            .sum()
+    }
+
+    /// Owner: the next free slot's address, from the 64-bit cache only
+    /// (Go's `nextFreeFast`). `None` means: ask [`GcSpan::next_free`].
+    #[inline(always)]
+    pub fn next_free_fast(&mut self) -> Option<usize> {
+        let bit = self.alloc_cache.trailing_zeros();
+        if bit < 64 {
+            let idx = self.free_index + bit;
+            if idx < self.nelems {
+                let next = idx + 1;
+                // At a word boundary the cache must be refilled: slow path.
+                if next % 64 == 0 && next != self.nelems {
+                    return None;
+                }
+                self.alloc_cache = (self.alloc_cache >> bit) >> 1;
+                self.free_index = next;
+                self.alloc_count += 1;
+                return Some(self.start + idx as usize * self.elem_size);
+            }
+        }
+        None
+    }
+
+    /// Owner: the next free slot's address, refilling the cache from the
+    /// alloc bitmap; `None` if the span is full.
+    pub fn next_free(&mut self) -> Option<usize> {
+        if let Some(a) = self.next_free_fast() {
+            return Some(a);
+        }
+        // Every slot below `free_index` is taken; at and above it the alloc
+        // bitmap is exact. Find its first clear bit from `free_index`.
+        let mut idx = self.free_index;
+        while idx < self.nelems {
+            // Relaxed: the owner's own bitmap (see the ownership table).
+            let word = self.bits(Bits::Alloc)[idx as usize >> 6].load(Ordering::Relaxed);
+            let free = !word >> (idx & 63);
+            if free != 0 {
+                let i = idx + free.trailing_zeros();
+                if i >= self.nelems {
+                    break;
+                }
+                self.free_index = i + 1;
+                self.alloc_count += 1;
+                self.refill_cache();
+                return Some(self.slot(i as usize));
+            }
+            idx = (idx | 63) + 1;
+        }
+        self.free_index = self.nelems;
+        self.alloc_cache = 0;
+        None
+    }
+
+    /// Load `alloc_cache` for the word holding `free_index`.
+    pub fn refill_cache(&mut self) {
+        if self.free_index >= self.nelems {
+            self.alloc_cache = 0;
+            return;
+        }
+        let w = self.free_index as usize >> 6;
+        // Relaxed: the owner's own bitmap.
+        let word = self.bits(Bits::Alloc)[w].load(Ordering::Relaxed);
+        self.alloc_cache = !word >> (self.free_index & 63);
+    }
+
+    /// Owner: is every slot taken?
+    pub fn is_full(&self) -> bool {
+        self.alloc_count >= self.nelems
+    }
+
+    /// Bytes of the run.
+    pub fn bytes(&self) -> usize {
+        self.header.npages << PAGE_SHIFT
+    }
+
+    /// Is slot `i` allocated (see the module docs)?
+    pub fn is_allocated(&self, i: usize) -> bool {
+        i < self.free_index as usize || self.test(Bits::Alloc, i)
+    }
+}
