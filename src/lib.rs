@@ -8,5 +8,6 @@
 //! static GLOBAL: tricolor::Malloc = tricolor::Malloc;
 //! ```
 
+pub use tricolor_gc as gc;
 pub use tricolor_heap as heap;
 pub use tricolor_heap::Malloc;

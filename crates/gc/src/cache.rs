@@ -104,7 +104,11 @@ impl AllocCache {
     /// Allocate an object of type `desc` (which has pointers or drop glue,
     /// or is too big for the noscan classes); returns its address.
     #[inline(always)]
-    pub fn alloc_typed(&mut self, heap: &HeapInner, desc: &'static TypeDesc) -> Result<usize, AllocError> {
+    pub fn alloc_typed(
+        &mut self,
+        heap: &HeapInner,
+        desc: &'static TypeDesc,
+    ) -> Result<usize, AllocError> {
         let h = Self::slot_of(desc);
         let slot = self.typed[h];
         if ptr::eq(slot.desc, desc) {
@@ -119,7 +123,11 @@ impl AllocCache {
 
     #[cold]
     #[inline(never)]
-    fn alloc_typed_slow(&mut self, heap: &HeapInner, desc: &'static TypeDesc) -> Result<usize, AllocError> {
+    fn alloc_typed_slow(
+        &mut self,
+        heap: &HeapInner,
+        desc: &'static TypeDesc,
+    ) -> Result<usize, AllocError> {
         let Some(class) = size_class::class_for_layout(desc.size.max(1), desc.align) else {
             return self.alloc_large(heap, desc, desc.size);
         };
@@ -166,7 +174,12 @@ impl AllocCache {
     /// Allocate a pointer-free, drop-free object of `size` bytes and
     /// alignment `align` (untyped noscan spans, or the tiny block).
     #[inline(always)]
-    pub fn alloc_noscan(&mut self, heap: &HeapInner, size: usize, align: usize) -> Result<usize, AllocError> {
+    pub fn alloc_noscan(
+        &mut self,
+        heap: &HeapInner,
+        size: usize,
+        align: usize,
+    ) -> Result<usize, AllocError> {
         if size < TINY_BLOCK && align <= 8 {
             let off = (self.tiny_off + align - 1) & !(align - 1);
             if self.tiny != 0 && off + size <= TINY_BLOCK {
@@ -238,13 +251,23 @@ impl AllocCache {
 
     /// A large object of `desc` with `size` bytes (embedders' variable-size
     /// objects).
-    pub fn alloc_large_typed(&mut self, heap: &HeapInner, desc: &'static TypeDesc, size: usize) -> Result<usize, AllocError> {
+    pub fn alloc_large_typed(
+        &mut self,
+        heap: &HeapInner,
+        desc: &'static TypeDesc,
+        size: usize,
+    ) -> Result<usize, AllocError> {
         self.alloc_large(heap, desc, size)
     }
 
     /// A large object: its own span, straight onto the heap's large list.
     #[cold]
-    fn alloc_large(&mut self, heap: &HeapInner, desc: *const TypeDesc, size: usize) -> Result<usize, AllocError> {
+    fn alloc_large(
+        &mut self,
+        heap: &HeapInner,
+        desc: *const TypeDesc,
+        size: usize,
+    ) -> Result<usize, AllocError> {
         if !desc.is_null() {
             // SAFETY: descriptors are `'static`.
             if unsafe { (*desc).align } > tricolor_heap::PAGE_SIZE {
@@ -268,7 +291,13 @@ impl AllocCache {
     }
 
     /// A span of `key` with a free slot, now owned by this cache.
-    fn acquire(&mut self, heap: &HeapInner, key: u32, class: usize, desc: *const TypeDesc) -> Result<*mut GcSpan, AllocError> {
+    fn acquire(
+        &mut self,
+        heap: &HeapInner,
+        key: u32,
+        class: usize,
+        desc: *const TypeDesc,
+    ) -> Result<*mut GcSpan, AllocError> {
         loop {
             // 1. A swept partial span, or an unswept one to sweep ourselves.
             // SAFETY (both pops): the lock is held inside `with`.

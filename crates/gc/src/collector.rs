@@ -95,10 +95,19 @@ impl World {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wait<'a>(&self, g: MutexGuard<'a, WorldState>, timeout: Option<Duration>) -> MutexGuard<'a, WorldState> {
+    fn wait<'a>(
+        &self,
+        g: MutexGuard<'a, WorldState>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, WorldState> {
         match timeout {
             None => self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-            Some(t) => self.cv.wait_timeout(g, t).unwrap_or_else(|e| e.into_inner()).0,
+            Some(t) => {
+                self.cv
+                    .wait_timeout(g, t)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
         }
     }
 }
@@ -204,9 +213,18 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
         }
         heap.roots.trace(t);
     };
-    let result = mark::mark(&heap.pool, heap.workers(), Bits::Mark, knobs.losemark, &mut roots);
+    let result = mark::mark(
+        &heap.pool,
+        heap.workers(),
+        Bits::Mark,
+        knobs.losemark,
+        &mut roots,
+    );
     if result.out_of_memory {
-        tricolor_heap::fatal::fatal("tricolor: out of memory for grey work buffers while marking", 0);
+        tricolor_heap::fatal::fatal(
+            "tricolor: out of memory for grey work buffers while marking",
+            0,
+        );
     }
     if knobs.checkmark {
         checkmark(heap, &mut roots);
@@ -293,7 +311,12 @@ fn checkmark(heap: &HeapInner, roots: &mut dyn FnMut(&mut Tracer)) {
     let mut spans: Vec<*mut GcSpan> = Vec::new();
     heap.lists.with(|l| {
         for set in l.all_sets() {
-            spans.extend(set.partial.iter().chain(set.full.iter()).chain(set.unswept.iter()));
+            spans.extend(
+                set.partial
+                    .iter()
+                    .chain(set.full.iter())
+                    .chain(set.unswept.iter()),
+            );
         }
     });
     for &s in &spans {

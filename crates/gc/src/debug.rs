@@ -84,8 +84,10 @@ mod tests {
 
     #[test]
     fn parses_every_knob_and_rejects_typos() {
-        let k = DebugKnobs::parse("gctrace=1, checkmark=1,stoptheworld=2,clobberfree=1,stress=4096,losemark=7")
-            .unwrap();
+        let k = DebugKnobs::parse(
+            "gctrace=1, checkmark=1,stoptheworld=2,clobberfree=1,stress=4096,losemark=7",
+        )
+        .unwrap();
         assert_eq!(
             k,
             DebugKnobs {

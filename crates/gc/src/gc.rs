@@ -132,8 +132,10 @@ impl<'gc, T: ?Sized + 'gc> Gc<'gc, T> {
         core::ptr::addr_eq(a.ptr.as_ptr(), b.ptr.as_ptr())
     }
 
-    /// The reference, for the whole scope.
+    /// The reference, for the whole scope. (An associated function, like
+    /// `Rc::as_ptr`, so it never shadows a method of `T`.)
     #[inline(always)]
+    #[allow(clippy::should_implement_trait)]
     pub fn as_ref(this: Self) -> &'gc T {
         // SAFETY: the object lives at least as long as the scope `'gc`.
         unsafe { &*this.ptr.as_ptr() }

@@ -45,7 +45,7 @@ pub struct Config {
     /// Hard limit on the bytes of spans; allocation beyond it fails with
     /// [`AllocError::HeapLimit`] (`Gc::try_new`).
     pub max_heap: Option<usize>,
-    /// Marker threads; 0 = one per available CPU.
+    /// Marker threads; 0 = one per available CPU (`TRICOLOR_MARK_WORKERS`).
     pub mark_workers: usize,
     /// Sweep in a background thread (otherwise only lazily and at the next
     /// cycle's start).
@@ -59,7 +59,10 @@ impl Default for Config {
             gogc: debug::gogc_from_env(),
             min_heap: 4 << 20,
             max_heap: None,
-            mark_workers: 0,
+            mark_workers: std::env::var("TRICOLOR_MARK_WORKERS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
             background_sweep: true,
             debug: DebugKnobs::from_env(),
         }
@@ -402,13 +405,13 @@ impl HeapInner {
         // Relaxed: counters; a request that comes one span late is harmless.
         let since = self.allocated_since.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let stress = self.config.debug.stress;
-        if stress != 0 && self.stress_since.fetch_add(bytes, Ordering::Relaxed) + bytes >= stress
-        {
+        if stress != 0 && self.stress_since.fetch_add(bytes, Ordering::Relaxed) + bytes >= stress {
             self.stress_since.store(0, Ordering::Relaxed);
             self.gc_requested.store(true, Ordering::Relaxed);
         }
         if self.config.gogc.is_some()
-            && self.marked_bytes.load(Ordering::Relaxed) + since >= self.goal.load(Ordering::Relaxed)
+            && self.marked_bytes.load(Ordering::Relaxed) + since
+                >= self.goal.load(Ordering::Relaxed)
         {
             self.gc_requested.store(true, Ordering::Relaxed);
         }

@@ -67,7 +67,7 @@ mod work;
 pub use cell::{Lock, RefLock, RefLockMut};
 pub use debug::DebugKnobs;
 pub use desc::{DescOf, Scan, TypeDesc};
-pub use gc::{Gc, Invariant, Mutation, __DynRootable, __RootableHelper};
+pub use gc::{__DynRootable, __RootableHelper, Gc, Invariant, Mutation};
 pub use heap::{AllocError, Config};
 pub use mark::Tracer;
 pub use mutator::{Heap, Mutator, Rootable};

@@ -30,7 +30,7 @@
 //! need no ordering of their own (see `GcSpan::set`).
 
 use crate::desc::Scan;
-use crate::span::{Bits, GcSpan};
+use crate::span::{Bits, GcSpan, SCAN_NONE, SCAN_OBJECT};
 use crate::work::{LocalWork, WorkPool};
 use tricolor_heap::arena;
 
@@ -42,6 +42,8 @@ pub const OBLET_BYTES: usize = 128 << 10;
 pub struct Tracer {
     work: *mut LocalWork<'static>,
     which: Bits,
+    /// `which == Mark` and no fault injection: the hot path.
+    plain: bool,
     /// Debug: skip every `lose_every`-th newly found object (0 = never).
     lose_every: u64,
     seen: u64,
@@ -54,8 +56,9 @@ impl Tracer {
     /// A tracer greying into `work`'s buffers, setting bitmap `which`.
     pub(crate) fn new(work: &mut LocalWork<'_>, which: Bits, lose_every: u64) -> Tracer {
         Tracer {
-            work: work as *mut LocalWork<'_> as *mut LocalWork<'static>,
+            work: (work as *mut LocalWork<'_>).cast::<LocalWork<'static>>(),
             which,
+            plain: which == Bits::Mark && lose_every == 0,
             lose_every,
             seen: 0,
             marked_bytes: 0,
@@ -75,39 +78,56 @@ impl Tracer {
     ///
     /// # Safety
     /// `addr` points into a live object of the heap being marked.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn mark_addr(&mut self, addr: usize) {
         // SAFETY: a live object is in the committed heap and its run's page
         // map entries point at its `GcSpan` (whose first field is the `Span`).
         let span = unsafe { &*(arena::span_of_unchecked(addr) as *const GcSpan) };
         let i = span.index_of(addr);
-        if self.lose_every != 0 && self.which == Bits::Mark && !span.test(Bits::Mark, i) {
-            self.seen += 1;
-            if self.seen.is_multiple_of(self.lose_every) {
+        if self.plain {
+            // SAFETY: `i` is the index of a live object, so `i < nelems`.
+            if !unsafe { span.set_unchecked(Bits::Mark, i) } {
                 return;
             }
-        }
-        if !span.set(self.which, i) {
+        } else if !self.set_slow(span, i) {
             return;
         }
         self.marked_bytes += span.elem_size;
         self.marked_objects += 1;
-        if span.noscan {
-            return;
+        if span.scan_kind == SCAN_OBJECT {
+            let base = span.slot(i);
+            // Start fetching the object now; it is scanned soon (the work
+            // buffer is a stack).
+            prefetch(base);
+            self.work().push(base);
+        } else if span.scan_kind != SCAN_NONE {
+            self.push_oblets(span.slot(i), span.elem_size);
         }
-        let base = span.slot(i);
-        if span.class == 0 && span.elem_size > OBLET_BYTES {
-            // SAFETY: descriptors are `'static`; a scanned span has one.
-            if !matches!(unsafe { &*span.desc }.scan, Scan::Trace(_)) {
-                let mut off = 0;
-                while off < span.elem_size {
-                    self.work().push(base + off);
-                    off += OBLET_BYTES;
+    }
+
+    /// Checkmark and fault injection: set the bit the slow way.
+    #[cold]
+    fn set_slow(&mut self, span: &GcSpan, i: usize) -> bool {
+        if self.lose_every != 0 && self.which == Bits::Mark {
+            // SAFETY: `i` is the index of a live object.
+            if !unsafe { span.test_unchecked(Bits::Mark, i) } {
+                self.seen += 1;
+                if self.seen.is_multiple_of(self.lose_every) {
+                    return false;
                 }
-                return;
             }
         }
-        self.work().push(base);
+        // SAFETY: as above.
+        unsafe { span.set_unchecked(self.which, i) }
+    }
+
+    #[cold]
+    fn push_oblets(&mut self, base: usize, size: usize) {
+        let mut off = 0;
+        while off < size {
+            self.work().push(base + off);
+            off += OBLET_BYTES;
+        }
     }
 
     /// Report one pointer to an object (its start, or inside it).
@@ -182,10 +202,28 @@ unsafe fn scan(t: &mut Tracer, addr: usize) {
     }
 }
 
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 /// Drain grey work until the pool says marking is over.
 fn drain(t: &mut Tracer) {
     let mut n = 0u32;
-    while let Some(addr) = t.work().pop() {
+    loop {
+        let addr = match t.work().pop_local() {
+            Some(a) => a,
+            None => match t.work().pop() {
+                Some(a) => a,
+                None => return,
+            },
+        };
         // SAFETY: popped from this heap's grey work.
         unsafe { scan(t, addr) };
         n = n.wrapping_add(1);

@@ -55,7 +55,10 @@ impl Heap {
     }
 
     /// Register the current thread as a mutator whose root is made by `init`.
-    pub fn mutator<R: Rootable>(&self, init: impl for<'gc> FnOnce(&'gc Mutation<'gc>) -> R::Of<'gc>) -> Mutator<R> {
+    pub fn mutator<R: Rootable>(
+        &self,
+        init: impl for<'gc> FnOnce(&'gc Mutation<'gc>) -> R::Of<'gc>,
+    ) -> Mutator<R> {
         let core = MutatorCore::register(self.inner.clone());
         let core_ptr: *const MutatorCore = &*core;
         // SAFETY: the box's contents do not move when the box does; the
@@ -126,12 +129,15 @@ unsafe fn trace_root<R: Rootable>(p: *const (), t: &mut Tracer) {
     unsafe { (*(p as *const R::Of<'static>)).trace(t) }
 }
 
+/// A root object with its type erased: its address and its trace function.
+type ErasedRoot = (*const (), unsafe fn(*const (), &mut Tracer));
+
 /// The part of a mutator the collector sees.
 pub struct MutatorCore {
     pub heap: Arc<HeapInner>,
     pub state: AtomicU8,
     pub cache: UnsafeCell<AllocCache>,
-    root: UnsafeCell<Option<(*const (), unsafe fn(*const (), &mut Tracer))>>,
+    root: UnsafeCell<Option<ErasedRoot>>,
     /// Embedder root slots registered with a raw mutator (`raw.rs`).
     pub raw_roots: UnsafeCell<Vec<*const usize>>,
 }
@@ -147,7 +153,12 @@ impl MutatorCore {
         });
         let mut g = core.heap.world.state();
         while g.collecting {
-            g = core.heap.world.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            g = core
+                .heap
+                .world
+                .cv
+                .wait(g)
+                .unwrap_or_else(|e| e.into_inner());
         }
         g.mutators.push(&*core as *const MutatorCore);
         drop(g);
@@ -176,7 +187,12 @@ impl MutatorCore {
     fn unregister(&self) {
         let mut g = self.heap.world.state();
         while g.collecting {
-            g = self.heap.world.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            g = self
+                .heap
+                .world
+                .cv
+                .wait(g)
+                .unwrap_or_else(|e| e.into_inner());
         }
         // SAFETY: outside any scope, and no cycle runs (we hold the world
         // lock with `collecting` false), so the cache is ours.
@@ -221,7 +237,8 @@ impl<'a> ScopeGuard<'a> {
             // cannot be stopped (the collector waits for that scope), so
             // entering cannot race with a cycle, and backing out to wait
             // would deadlock.
-            core.state.store(collector::INSIDE, core::sync::atomic::Ordering::SeqCst);
+            core.state
+                .store(collector::INSIDE, core::sync::atomic::Ordering::SeqCst);
         } else {
             collector::enter(&core.heap, &core.state);
         }
@@ -234,7 +251,10 @@ impl<'a> ScopeGuard<'a> {
         });
         // SAFETY: this mutator is inside its scope; its cache is its own.
         unsafe {
-            (*core.cache.get()).alloc_black = core.heap.marking.load(core::sync::atomic::Ordering::Relaxed);
+            (*core.cache.get()).alloc_black = core
+                .heap
+                .marking
+                .load(core::sync::atomic::Ordering::Relaxed);
         }
         ScopeGuard { core }
     }
@@ -253,7 +273,9 @@ impl Drop for ScopeGuard<'_> {
             }
         });
         collector::leave(heap, &self.core.state);
-        if heap.gc_requested.load(core::sync::atomic::Ordering::Relaxed)
+        if heap
+            .gc_requested
+            .load(core::sync::atomic::Ordering::Relaxed)
             && !any_scope_open()
             && !std::thread::panicking()
         {
@@ -271,33 +293,43 @@ pub struct Mutator<R: Rootable> {
 
 impl<R: Rootable> Mutator<R> {
     /// Run a mutation scope with shared access to the root.
-    pub fn mutate<T>(&mut self, f: impl for<'gc> FnOnce(&'gc Mutation<'gc>, &'gc R::Of<'gc>) -> T) -> T {
+    pub fn mutate<T>(
+        &mut self,
+        f: impl for<'gc> FnOnce(&'gc Mutation<'gc>, &'gc R::Of<'gc>) -> T,
+    ) -> T {
         let _scope = ScopeGuard::enter(&self.core);
         // SAFETY: inside the scope; the context does not outlive it.
         let mc = unsafe { Mutation::new(&*self.core) };
         let root: *const R::Of<'static> = &*self.root;
         // SAFETY: re-brand the stored root with this scope's lifetime: the
         // closure is generic over `'gc`, so nothing it returns can keep it.
-        let (mc, root) = unsafe { (&*(&mc as *const Mutation<'_>), &*(root as *const R::Of<'_>)) };
+        let (mc, root) = unsafe { (&*(&mc as *const Mutation<'_>), &*root) };
         f(mc, root)
     }
 
     /// Run a mutation scope with exclusive access to the root (which, like a
     /// stack, needs no write barrier: it is a root, scanned at safepoints).
-    pub fn mutate_root<T>(&mut self, f: impl for<'gc> FnOnce(&'gc Mutation<'gc>, &'gc mut R::Of<'gc>) -> T) -> T {
+    pub fn mutate_root<T>(
+        &mut self,
+        f: impl for<'gc> FnOnce(&'gc Mutation<'gc>, &'gc mut R::Of<'gc>) -> T,
+    ) -> T {
         let _scope = ScopeGuard::enter(&self.core);
         // SAFETY: inside the scope; the context does not outlive it.
         let mc = unsafe { Mutation::new(&*self.core) };
         let root: *mut R::Of<'static> = &mut *self.root;
         // SAFETY: as in `mutate`; `&mut self` makes the access exclusive.
-        let (mc, root) = unsafe { (&*(&mc as *const Mutation<'_>), &mut *(root as *mut R::Of<'_>)) };
+        let (mc, root) = unsafe { (&*(&mc as *const Mutation<'_>), &mut *root) };
         f(mc, root)
     }
 
     /// A safepoint: runs a requested cycle (scopes end in one anyway).
     pub fn safepoint(&mut self) {
         let heap = &self.core.heap;
-        if heap.gc_requested.load(core::sync::atomic::Ordering::Relaxed) && !any_scope_open() {
+        if heap
+            .gc_requested
+            .load(core::sync::atomic::Ordering::Relaxed)
+            && !any_scope_open()
+        {
             collector::collect(heap, Reason::Requested);
         }
     }
@@ -330,7 +362,11 @@ impl<R: Rootable> Drop for Mutator<R> {
 }
 
 /// Allocate `value` through `core`'s cache.
-pub(crate) fn alloc_value<'gc, T: Trace + 'gc>(core: &MutatorCore, value: T) -> Result<Gc<'gc, T>, crate::AllocError> {
+#[inline(always)]
+pub(crate) fn alloc_value<'gc, T: Trace + 'gc>(
+    core: &MutatorCore,
+    value: T,
+) -> Result<Gc<'gc, T>, crate::AllocError> {
     use crate::desc::DescOf;
     // SAFETY: the mutator is inside a scope (we have a `Mutation`), so its
     // cache is its own and the heap is not collecting.

@@ -74,7 +74,10 @@ impl Heap {
 
     /// Call `cb` at the start of every mark to report roots. Returns an id
     /// for [`Heap::remove_root_callback`].
-    pub fn add_root_callback(&self, cb: impl Fn(&mut RootVisitor<'_>) + Send + Sync + 'static) -> u64 {
+    pub fn add_root_callback(
+        &self,
+        cb: impl Fn(&mut RootVisitor<'_>) + Send + Sync + 'static,
+    ) -> u64 {
         self.inner.roots.add_callback(Box::new(cb))
     }
 
@@ -97,7 +100,12 @@ impl RawMutator {
         assert!(self.inside, "tricolor: RawMutator::leave without enter");
         self.inside = false;
         collector::leave(&self.core.heap, &self.core.state);
-        if self.core.heap.gc_requested.load(core::sync::atomic::Ordering::Relaxed) {
+        if self
+            .core
+            .heap
+            .gc_requested
+            .load(core::sync::atomic::Ordering::Relaxed)
+        {
             collector::collect(&self.core.heap, Reason::Requested);
         }
     }
@@ -110,7 +118,10 @@ impl RawMutator {
 
     /// Run a full cycle (outside a region).
     pub fn collect(&mut self) {
-        assert!(!self.inside, "tricolor: RawMutator::collect inside a region");
+        assert!(
+            !self.inside,
+            "tricolor: RawMutator::collect inside a region"
+        );
         collector::collect(&self.core.heap, Reason::Explicit);
     }
 
@@ -138,7 +149,9 @@ impl RawMutator {
         // SAFETY: a fresh slot of at least `size` bytes.
         unsafe { core::ptr::write_bytes(addr as *mut u8, 0, size) };
         // SAFETY: heap addresses are non-null.
-        Ok(ObjectRef(unsafe { NonNull::new_unchecked(addr as *mut u8) }))
+        Ok(ObjectRef(unsafe {
+            NonNull::new_unchecked(addr as *mut u8)
+        }))
     }
 
     /// Store `value` into the reference word at byte `offset` of `obj`,
@@ -150,7 +163,12 @@ impl RawMutator {
     pub unsafe fn write_ref(&mut self, obj: ObjectRef, offset: usize, value: Option<ObjectRef>) {
         let slot = (obj.addr() + offset) as *mut usize;
         let new = value.map_or(0, |v| v.addr());
-        if self.core.heap.marking.load(core::sync::atomic::Ordering::Relaxed) {
+        if self
+            .core
+            .heap
+            .marking
+            .load(core::sync::atomic::Ordering::Relaxed)
+        {
             // SAFETY: the caller's contract: live objects of this heap.
             unsafe { raw_shade(&self.core, *slot, new) };
         }
@@ -221,7 +239,12 @@ impl Drop for RawMutator {
 fn core_unregister(core: &MutatorCore) {
     let mut g = core.heap.world.state();
     while g.collecting {
-        g = core.heap.world.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        g = core
+            .heap
+            .world
+            .cv
+            .wait(g)
+            .unwrap_or_else(|e| e.into_inner());
     }
     // SAFETY: outside any region, no cycle running (world lock held).
     unsafe { (*core.cache.get()).flush(&core.heap) };

@@ -7,11 +7,23 @@
 //!
 //! A small span is carved into `nelems` slots of `elem_size` bytes (one of
 //! the allocator's 68 size classes, with the same span length); a large span
-//! holds one object. Three bitmaps, one bit per slot, follow the record:
+//! holds one object. Three maps follow the record:
 //!
-//! - **alloc** — the slot held an object at the last sweep (Go's `allocBits`);
-//! - **mark** — the slot was reached in the current cycle (`gcmarkBits`);
-//! - **check** — the same, for the `checkmark=1` verification re-mark.
+//! - **alloc** — one bit per slot: the slot held an object at the last sweep
+//!   (Go's `allocBits`);
+//! - **mark** — one *byte* per slot: the slot was reached in the current
+//!   cycle (Go's `gcmarkBits`, but bytes);
+//! - **check** — one bit per slot, for the `checkmark=1` verification re-mark.
+//!
+//! Why mark *bytes*: setting a bit shared with 63 neighbours needs an atomic
+//! read-modify-write (`lock or` on x86), which costs ~20 cycles and, worse,
+//! drains the store buffer, so a marker cannot overlap its cache misses. A
+//! byte is set with a plain store; two markers racing on one object may both
+//! see it white and both scan it, which is harmless (scanning is
+//! idempotent). Measured on binary-trees (2 markers, 4 M live objects): the
+//! mark phase ran 1.9× faster with bytes than with atomic bits. The cost is
+//! 1 byte per slot (6% of a 16-byte object) instead of 1 bit; sweeping packs
+//! the bytes back into the alloc bitmap, 8 at a time with one multiply.
 //!
 //! Allocation walks the free slots (alloc bit clear) upward from
 //! `free_index` through a 64-bit window of the inverted alloc bitmap,
@@ -23,9 +35,9 @@
 //!   live after a mark(i)     = mark[i]             (allocate-black sets it for new objects)
 //! ```
 //!
-//! Sweeping (`sweep.rs`) drops every allocated, unmarked object, then makes
-//! the mark bitmap the new alloc bitmap and clears a fresh mark bitmap (the
-//! two swap roles; nothing is copied), and resets `free_index` to 0.
+//! Sweeping (`sweep.rs`) drops every allocated, unmarked object, then packs
+//! the mark bytes into the alloc bitmap, clears the mark bytes, and resets
+//! `free_index` to 0.
 //!
 //! Ownership of the non-atomic fields (`free_index`, `alloc_cache`,
 //! `alloc_count`, the alloc bitmap, list links):
@@ -36,8 +48,8 @@
 //! | a heap list                  | whoever holds the heap's list lock             |
 //! | popped for sweeping          | the sweeper that popped it                     |
 //!
-//! The mark and check bitmaps are atomic: marker threads set bits
-//! concurrently with each other.
+//! The mark bytes and the check bitmap are atomic: marker threads set them
+//! concurrently with each other (plain loads and stores for the bytes).
 //!
 //! Sweep generations (Go's table, `sg` = the heap's `sweepgen`, +2 per cycle):
 //!
@@ -51,7 +63,7 @@ use crate::desc::TypeDesc;
 use crate::meta;
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use tricolor_heap::size_class::{self, CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE};
 use tricolor_heap::span::Span;
 use tricolor_heap::{managed, PAGE_SHIFT, PAGE_SIZE};
@@ -106,11 +118,27 @@ pub struct GcSpan {
     pub sweepgen: AtomicU32,
     /// Words per bitmap.
     pub words: u32,
-    /// Index into `bitmaps` of the alloc / mark bitmap (they swap on sweep);
-    /// check is always 2.
-    pub alloc_sel: u8,
-    bitmaps: *const AtomicU64,
+    /// Alloc and check bitmaps (`words` words each), then the mark bytes
+    /// (`words * 64` bytes).
+    alloc_bits: *const AtomicU64,
+    check_bits: *const AtomicU64,
+    marks: *const AtomicU8,
+    /// `u32::MAX / elem_size + 1` for small spans (the allocator's div
+    /// magic: slot index = `(offset * div_magic) >> 32`), 0 for a large span
+    /// (index 0 for every offset). Copied here so the marker needs no class
+    /// table.
+    pub div_magic: u32,
+    /// What the marker does with a newly marked object: `SCAN_NONE`,
+    /// `SCAN_OBJECT` or `SCAN_OBLETS`.
+    pub scan_kind: u8,
 }
+
+/// `GcSpan::scan_kind`: never scanned.
+pub const SCAN_NONE: u8 = 0;
+/// Scanned whole.
+pub const SCAN_OBJECT: u8 = 1;
+/// A large object scanned in 128 KiB pieces (`mark.rs`).
+pub const SCAN_OBLETS: u8 = 2;
 
 // SAFETY: spans move between threads under the ownership table; the raw
 // pointers they hold are to heap-owned metadata.
@@ -139,7 +167,7 @@ impl GcSpan {
             )
         };
         let words = nelems.div_ceil(64);
-        let bytes = size_of::<GcSpan>() + 3 * words as usize * 8;
+        let bytes = size_of::<GcSpan>() + 2 * words as usize * 8 + words as usize * 64;
         let rec = meta::alloc_zeroed(bytes, 64)?.cast::<GcSpan>();
         // SAFETY: `rec` is fresh, zeroed and big enough for a `GcSpan`, whose
         // first field is a `Span`.
@@ -170,10 +198,30 @@ impl GcSpan {
             ptr::addr_of_mut!((*s).heap_id).write(heap_id);
             ptr::addr_of_mut!((*s).sweepgen).write(AtomicU32::new(sweepgen));
             ptr::addr_of_mut!((*s).words).write(words);
-            ptr::addr_of_mut!((*s).alloc_sel).write(0);
             ptr::addr_of_mut!((*s).alloc_cache).write(!0);
-            let bitmaps = (s as *mut u8).add(size_of::<GcSpan>()) as *const AtomicU64;
-            ptr::addr_of_mut!((*s).bitmaps).write(bitmaps);
+            let b = (s as *mut u8).add(size_of::<GcSpan>()) as *const AtomicU64;
+            let w = words as usize;
+            ptr::addr_of_mut!((*s).alloc_bits).write(b);
+            ptr::addr_of_mut!((*s).check_bits).write(b.add(w));
+            ptr::addr_of_mut!((*s).marks).write(b.add(2 * w) as *const AtomicU8);
+            let magic = if class == 0 {
+                0
+            } else {
+                size_class::CLASS_DIV_MAGIC[class]
+            };
+            ptr::addr_of_mut!((*s).div_magic).write(magic);
+            let oblets = class == 0
+                && elem_size > crate::mark::OBLET_BYTES
+                && !desc.is_null()
+                && !matches!((*desc).scan, crate::desc::Scan::Trace(_));
+            let kind = if noscan {
+                SCAN_NONE
+            } else if oblets {
+                SCAN_OBLETS
+            } else {
+                SCAN_OBJECT
+            };
+            ptr::addr_of_mut!((*s).scan_kind).write(kind);
         }
         Some(rec)
     }
@@ -191,31 +239,105 @@ impl GcSpan {
         }
     }
 
-    /// The bitmap `which`.
+    /// The bitmap `which` (alloc or check; the marks are bytes: see
+    /// [`GcSpan::mark_bytes`]).
     #[inline(always)]
     pub fn bits(&self, which: Bits) -> &[AtomicU64] {
-        let sel = match which {
-            Bits::Alloc => self.alloc_sel as usize,
-            Bits::Mark => 1 - self.alloc_sel as usize,
-            Bits::Check => 2,
+        debug_assert!(which != Bits::Mark);
+        let p = if which == Bits::Check {
+            self.check_bits
+        } else {
+            self.alloc_bits
         };
-        // SAFETY: three bitmaps of `words` words follow the record.
-        unsafe {
-            core::slice::from_raw_parts(
-                self.bitmaps.add(sel * self.words as usize),
-                self.words as usize,
-            )
-        }
+        // SAFETY: both bitmaps have `words` words after the record.
+        unsafe { core::slice::from_raw_parts(p, self.words as usize) }
     }
 
-    /// Slot index of the object containing `addr`.
+    /// The mark bytes (`words * 64`, one per slot and padding).
+    #[inline(always)]
+    pub fn mark_bytes(&self) -> &[AtomicU8] {
+        // SAFETY: `words * 64` mark bytes follow the bitmaps.
+        unsafe { core::slice::from_raw_parts(self.marks, self.words as usize * 64) }
+    }
+
+    /// Slot index of the object containing `addr` (exact by the allocator's
+    /// compile-time check of the div magic; 0 in a large span).
     #[inline(always)]
     pub fn index_of(&self, addr: usize) -> usize {
-        if self.class == 0 {
-            0
-        } else {
-            size_class::object_index(self.class as usize, addr - self.start)
+        (((addr - self.start) as u64 * self.div_magic as u64) >> 32) as usize
+    }
+
+    /// Set slot `i` in `which`; true if this call set it. The marker's hot
+    /// path. For marks, two racing callers may both get true (see the module
+    /// docs: harmless).
+    ///
+    /// # Safety
+    /// `i < nelems`.
+    #[inline(always)]
+    pub unsafe fn set_unchecked(&self, which: Bits, i: usize) -> bool {
+        if which == Bits::Mark {
+            // SAFETY: `i < nelems <= words * 64`.
+            let b = unsafe { &*self.marks.add(i) };
+            // Relaxed load and store, no read-modify-write: see the module
+            // docs. The mark publishes nothing; the object's contents were
+            // published to the markers before marking began (`mark.rs`).
+            if b.load(Ordering::Relaxed) != 0 {
+                return false;
+            }
+            b.store(1, Ordering::Relaxed);
+            return true;
         }
+        // SAFETY: `i < nelems <= words * 64`.
+        let word = unsafe { &*self.bits(which).as_ptr().add(i >> 6) };
+        let mask = 1u64 << (i & 63);
+        // Relaxed: as for the marks; the plain load first skips the
+        // read-modify-write for objects already set.
+        if word.load(Ordering::Relaxed) & mask != 0 {
+            return false;
+        }
+        word.fetch_or(mask, Ordering::Relaxed) & mask == 0
+    }
+
+    /// Is slot `i` set in `which`? No bounds check.
+    ///
+    /// # Safety
+    /// `i < nelems`.
+    #[inline(always)]
+    pub unsafe fn test_unchecked(&self, which: Bits, i: usize) -> bool {
+        if which == Bits::Mark {
+            // SAFETY: `i < nelems`. Relaxed: see `test`.
+            return unsafe { (*self.marks.add(i)).load(Ordering::Relaxed) } != 0;
+        }
+        // SAFETY: `i < nelems <= words * 64`.
+        let word = unsafe { &*self.bits(which).as_ptr().add(i >> 6) };
+        // Relaxed: see `test`.
+        word.load(Ordering::Relaxed) & (1u64 << (i & 63)) != 0
+    }
+
+    /// The mark bytes of slots `64 * w .. 64 * w + 64`, packed into bits.
+    pub fn mark_word(&self, w: usize) -> u64 {
+        let bytes = &self.mark_bytes()[w * 64..w * 64 + 64];
+        let mut out = 0u64;
+        for k in 0..8 {
+            let mut x = 0u64;
+            for j in 0..8 {
+                // Relaxed: the sweeper owns the span (marking is over).
+                x |= (bytes[k * 8 + j].load(Ordering::Relaxed) as u64) << (8 * j);
+            }
+            out |= pack8(x) << (8 * k);
+        }
+        out
+    }
+
+    /// Sweeping: the alloc bitmap becomes the packed mark bytes, and the
+    /// mark bytes are cleared.
+    pub fn publish_marks(&mut self) {
+        for w in 0..self.words as usize {
+            let m = self.mark_word(w);
+            // Relaxed: the caller owns the span.
+            self.bits(Bits::Alloc)[w].store(m, Ordering::Relaxed);
+        }
+        self.clear(Bits::Mark);
     }
 
     /// Address of slot `i`.
@@ -224,42 +346,48 @@ impl GcSpan {
         self.start + i * self.elem_size
     }
 
-    /// Is slot `i` set in bitmap `which`?
+    /// Is slot `i` set in `which`?
     #[inline]
     pub fn test(&self, which: Bits, i: usize) -> bool {
-        // Relaxed: a snapshot read; callers order it by the world stop or by
-        // the marking that set it (see `mark.rs`).
-        self.bits(which)[i >> 6].load(Ordering::Relaxed) & (1 << (i & 63)) != 0
+        assert!(i < self.nelems as usize);
+        // SAFETY: checked above. Relaxed: a snapshot read; callers order it
+        // by the world stop or by the marking that set it (see `mark.rs`).
+        unsafe { self.test_unchecked(which, i) }
     }
 
     /// Set slot `i` in `which`; true if this call set it (it was clear).
     #[inline(always)]
     pub fn set(&self, which: Bits, i: usize) -> bool {
-        let word = &self.bits(which)[i >> 6];
-        let mask = 1u64 << (i & 63);
-        // Relaxed: a mark bit publishes nothing. The marker that wins the bit
-        // scans the object, whose contents were published to every marker by
-        // the start of the mark phase (world stop + worker start-up), and the
-        // end of marking is ordered by the work pool's lock. The plain load
-        // first skips the read-modify-write for objects already marked (most
-        // pointers in a graph lead to marked objects).
-        if word.load(Ordering::Relaxed) & mask != 0 {
-            return false;
-        }
-        word.fetch_or(mask, Ordering::Relaxed) & mask == 0
+        assert!(i < self.nelems as usize);
+        // SAFETY: checked above.
+        unsafe { self.set_unchecked(which, i) }
     }
 
-    /// Clear bitmap `which`.
+    /// Clear `which`.
     pub fn clear(&self, which: Bits) {
-        for w in self.bits(which) {
-            // Relaxed: cleared with the world stopped or by the span's sole
-            // owner (the sweeper); ordered by that hand-off.
-            w.store(0, Ordering::Relaxed);
+        // Relaxed (all stores): cleared with the world stopped or by the
+        // span's sole owner (the sweeper); ordered by that hand-off.
+        if which == Bits::Mark {
+            for b in self.mark_bytes() {
+                b.store(0, Ordering::Relaxed);
+            }
+        } else {
+            for w in self.bits(which) {
+                w.store(0, Ordering::Relaxed);
+            }
         }
     }
 
-    /// Number of set bits in `which`.
+    /// Number of slots set in `which`.
     pub fn count(&self, which: Bits) -> u32 {
+        if which == Bits::Mark {
+            // Relaxed: as for `test`.
+            return self
+                .mark_bytes()
+                .iter()
+                .filter(|b| b.load(Ordering::Relaxed) != 0)
+                .count() as u32;
+        }
         self.bits(which)
             .iter()
             // Relaxed: as for `test`.
@@ -277,7 +405,7 @@ impl GcSpan {
             if idx < self.nelems {
                 let next = idx + 1;
                 // At a word boundary the cache must be refilled: slow path.
-                if next % 64 == 0 && next != self.nelems {
+                if next.is_multiple_of(64) && next != self.nelems {
                     return None;
                 }
                 self.alloc_cache = (self.alloc_cache >> bit) >> 1;
@@ -344,5 +472,30 @@ impl GcSpan {
     /// Is slot `i` allocated (see the module docs)?
     pub fn is_allocated(&self, i: usize) -> bool {
         i < self.free_index as usize || self.test(Bits::Alloc, i)
+    }
+}
+
+/// Gather the low bit of each of the 8 bytes of `x` (each 0 or 1) into one
+/// byte: byte `j` becomes bit `j`. The multiply moves byte `j`'s bit to bit
+/// `56 + j`; no two partial products meet in the top byte, so no carry
+/// corrupts it.
+#[inline(always)]
+pub fn pack8(x: u64) -> u64 {
+    ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack8;
+
+    #[test]
+    fn pack8_gathers_every_pattern() {
+        for bits in 0u64..256 {
+            let mut x = 0u64;
+            for j in 0..8 {
+                x |= ((bits >> j) & 1) << (8 * j);
+            }
+            assert_eq!(pack8(x), bits, "pattern {bits:08b}");
+        }
     }
 }

@@ -84,7 +84,7 @@ pub unsafe fn sweep_span(heap: &HeapInner, s: *mut GcSpan) -> u32 {
             // Relaxed: the span is ours; marking finished before the world
             // restarted (a mutex hand-off) and we got the span through a lock.
             let alloc = span.bits(Bits::Alloc)[w].load(Ordering::Relaxed);
-            let marked = span.bits(Bits::Mark)[w].load(Ordering::Relaxed);
+            let marked = span.mark_word(w);
             let below = below_mask(span.free_index as usize, base);
             let valid = valid_mask(span.nelems as usize, base);
             let mut dead = (alloc | below) & !marked & valid;
@@ -99,14 +99,15 @@ pub unsafe fn sweep_span(heap: &HeapInner, s: *mut GcSpan) -> u32 {
                 }
                 if clobber {
                     // SAFETY: a dead slot of this span, ours alone.
-                    unsafe { core::ptr::write_bytes(addr as *mut u8, CLOBBER_BYTE, span.elem_size) };
+                    unsafe {
+                        core::ptr::write_bytes(addr as *mut u8, CLOBBER_BYTE, span.elem_size)
+                    };
                 }
             }
         }
     }
-    // Swap roles: marks become the allocation bits; clear the new mark map.
-    span.alloc_sel ^= 1;
-    span.clear(Bits::Mark);
+    // The marks become the allocation bits; the mark bytes start clear.
+    span.publish_marks();
     span.free_index = 0;
     span.alloc_count = span.count(Bits::Alloc);
     span.refill_cache();

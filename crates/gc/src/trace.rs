@@ -16,27 +16,35 @@
 //!   `&'static str`, …): `NEEDS_TRACE = false`;
 //! - containers that own their contents (`Option`, `Result`, `Box`, `Vec`,
 //!   `VecDeque`, arrays, tuples, `BTreeMap`, `HashMap`, …): trace every element;
-//! - `Cell<T>`, `RefCell<T>` and other std cells only for `T: 'static`, which
-//!   cannot hold a `Gc<'gc, _>`: mutating a `Gc` through them would skip the
-//!   write barrier. Mutation goes through `Lock` / `RefLock` (`cell.rs`).
-//! - `Rc` / `Arc` are *not* traced containers: an object reachable from a
-//!   shared owner outside the heap is not a root the collector knows of.
-//!   They are `Trace` only for `'static` contents, like the cells.
+//! - `Cell<T>`, `RefCell<T>`, `Mutex<T>` only for `T: 'static + Send`: a
+//!   `'static` type cannot hold a `Gc<'gc, _>`, so mutating through them
+//!   cannot skip the write barrier (mutation of `Gc`s goes through `Lock` /
+//!   `RefLock`, `cell.rs`), and `Send` because the sweeper may drop the
+//!   value on another thread;
+//! - `Arc<T>` for `T: 'static + Send + Sync` (not a traced container: an
+//!   object reachable from a shared owner outside the heap is not a root the
+//!   collector knows of); `Rc` not at all (dropping it on the sweeper's
+//!   thread would race with the owner's clones);
+//! - hash maps and sets for hashers `S: 'static + Send` (the hasher is not
+//!   traced, so it must not be able to hold a `Gc`).
 
 use crate::mark::Tracer;
 use core::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// A type the collector can scan.
 ///
 /// # Safety
-/// `trace` must report, through `tracer`, every `Gc` pointer reachable from
-/// `self` without going through another `Gc` (fields, elements, variants),
-/// and `NEEDS_TRACE` must be `true` if a value could hold one. Any mutation
-/// of a reported pointer after the value is in the heap must go through the
-/// write barrier (`cell.rs`).
+/// - `trace` must report, through `tracer`, every `Gc` pointer reachable
+///   from `self` without going through another `Gc` (fields, elements,
+///   variants), and `NEEDS_TRACE` must be `true` if a value could hold one.
+/// - Any mutation of a reported pointer after the value is in the heap must
+///   go through the write barrier (`cell.rs`).
+/// - Dropping a value on a thread other than the one that made it must be
+///   sound (the sweeper runs destructors on whichever thread sweeps), and
+///   the drop glue must not dereference a `Gc` (its object may already be
+///   gone).
 pub unsafe trait Trace {
     /// Whether a value of this type can hold a `Gc`.
     const NEEDS_TRACE: bool;
@@ -57,11 +65,35 @@ macro_rules! leaf {
 }
 
 leaf!(
-    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
-    String, &'static str, std::time::Duration, std::time::Instant,
-    core::num::NonZeroU32, core::num::NonZeroU64, core::num::NonZeroUsize,
-    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicU32, std::sync::atomic::AtomicU64,
-    std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicI64,
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str,
+    std::time::Duration,
+    std::time::Instant,
+    core::num::NonZeroU32,
+    core::num::NonZeroU64,
+    core::num::NonZeroUsize,
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicI64,
 );
 
 // SAFETY: a `PhantomData` holds nothing.
@@ -75,18 +107,27 @@ macro_rules! static_only {
     ($($t:ident),*) => {$(
         // SAFETY: `T: 'static` cannot hold a `Gc<'gc, _>` (whose `'gc` is a
         // scope-bound lifetime, never `'static`), so there is nothing to
-        // report, and mutation through the cell cannot bypass the barrier.
-        unsafe impl<T: ?Sized + 'static> Trace for $t<T> {
+        // report, and mutation through the cell cannot bypass the barrier;
+        // `T: Send` makes dropping it on the sweeper's thread sound.
+        unsafe impl<T: ?Sized + Send + 'static> Trace for $t<T> {
             const NEEDS_TRACE: bool = false;
             #[inline]
             fn trace(&self, _: &mut Tracer) {}
         }
     )*};
 }
-static_only!(Cell, RefCell, Rc, Arc);
+static_only!(Cell, RefCell);
 
 // SAFETY: as for `static_only!`.
-unsafe impl<T: ?Sized + 'static> Trace for std::sync::Mutex<T> {
+unsafe impl<T: ?Sized + Send + 'static> Trace for std::sync::Mutex<T> {
+    const NEEDS_TRACE: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Tracer) {}
+}
+
+// SAFETY: as for `static_only!`; an `Arc` dropped on any thread is sound
+// when its contents are `Send + Sync`.
+unsafe impl<T: ?Sized + Send + Sync + 'static> Trace for Arc<T> {
     const NEEDS_TRACE: bool = false;
     #[inline]
     fn trace(&self, _: &mut Tracer) {}
@@ -164,8 +205,9 @@ macro_rules! sequence {
 }
 sequence!(Vec, VecDeque, LinkedList, BinaryHeap, BTreeSet);
 
-// SAFETY: the set owns its elements; report every one.
-unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
+// SAFETY: the set owns its elements; report every one. The hasher is not
+// traced: `S: 'static` cannot hold a `Gc`.
+unsafe impl<T: Trace, S: Send + 'static> Trace for HashSet<T, S> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer) {
         if T::NEEDS_TRACE {
@@ -190,7 +232,7 @@ unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
 }
 
 // SAFETY: the map owns its keys and values; report every one.
-unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
+unsafe impl<K: Trace, V: Trace, S: Send + 'static> Trace for HashMap<K, V, S> {
     const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
     fn trace(&self, tracer: &mut Tracer) {
         if Self::NEEDS_TRACE {

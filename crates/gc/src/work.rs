@@ -273,7 +273,8 @@ impl<'p> LocalWork<'p> {
             // SAFETY: local buffers are ours alone.
             let b = unsafe { &mut *b.as_ptr() };
             if !b.is_full() {
-                b.items[b.n] = addr;
+                // SAFETY: `n < WORKBUF_ENTRIES` (not full).
+                unsafe { *b.items.get_unchecked_mut(b.n) = addr };
                 b.n += 1;
                 return;
             }
@@ -316,6 +317,29 @@ impl<'p> LocalWork<'p> {
             }
         }
         self.pop_slow()
+    }
+
+    /// Take a grey object from the local buffers only.
+    #[inline]
+    pub fn pop_local(&mut self) -> Option<usize> {
+        if let Some(b) = self.b1 {
+            // SAFETY: local buffers are ours alone.
+            let b = unsafe { &mut *b.as_ptr() };
+            if b.n > 0 {
+                b.n -= 1;
+                // SAFETY: `n < WORKBUF_ENTRIES`.
+                return Some(unsafe { *b.items.get_unchecked(b.n) });
+            }
+        }
+        if let Some(b) = self.b2 {
+            // SAFETY: local buffers are ours alone.
+            let b = unsafe { &mut *b.as_ptr() };
+            if b.n > 0 {
+                b.n -= 1;
+                return Some(b.items[b.n]);
+            }
+        }
+        None
     }
 
     #[cold]
