@@ -148,6 +148,12 @@ impl Tracer {
 unsafe fn scan(t: &mut Tracer, addr: usize) {
     // SAFETY: grey entries are live objects (or oblets) of this heap.
     let span = unsafe { &*(arena::span_of_unchecked(addr) as *const GcSpan) };
+    if let Some(f) = span.trace {
+        // SAFETY: `addr` is the start of a live object of the span's type
+        // (Rust types are never split into oblets).
+        unsafe { f(addr as *const u8, t) };
+        return;
+    }
     // SAFETY: only spans with a descriptor are ever pushed (noscan spans are
     // not), and descriptors are `'static`.
     let desc = unsafe { &*span.desc };

@@ -131,6 +131,9 @@ pub struct GcSpan {
     /// What the marker does with a newly marked object: `SCAN_NONE`,
     /// `SCAN_OBJECT` or `SCAN_OBLETS`.
     pub scan_kind: u8,
+    /// The descriptor's `Scan::Trace` function, copied here so that
+    /// scanning a Rust object costs one load after the page-map lookup.
+    pub trace: Option<unsafe fn(*const u8, &mut crate::mark::Tracer)>,
 }
 
 /// `GcSpan::scan_kind`: never scanned.
@@ -198,7 +201,6 @@ impl GcSpan {
             ptr::addr_of_mut!((*s).heap_id).write(heap_id);
             ptr::addr_of_mut!((*s).sweepgen).write(AtomicU32::new(sweepgen));
             ptr::addr_of_mut!((*s).words).write(words);
-            ptr::addr_of_mut!((*s).alloc_cache).write(!0);
             let b = (s as *mut u8).add(size_of::<GcSpan>()) as *const AtomicU64;
             let w = words as usize;
             ptr::addr_of_mut!((*s).alloc_bits).write(b);
@@ -222,6 +224,13 @@ impl GcSpan {
                 SCAN_OBJECT
             };
             ptr::addr_of_mut!((*s).scan_kind).write(kind);
+            let trace = match desc.as_ref().map(|d| d.scan) {
+                Some(crate::desc::Scan::Trace(f)) => Some(f),
+                _ => None,
+            };
+            ptr::addr_of_mut!((*s).trace).write(trace);
+            // Every slot is free: load the first word's cache.
+            (*s).refill_cache();
         }
         Some(rec)
     }
@@ -315,15 +324,18 @@ impl GcSpan {
     }
 
     /// The mark bytes of slots `64 * w .. 64 * w + 64`, packed into bits.
+    ///
+    /// Only while no marker runs (sweeping, verification): the bytes are read
+    /// eight at a time with plain loads.
     pub fn mark_word(&self, w: usize) -> u64 {
-        let bytes = &self.mark_bytes()[w * 64..w * 64 + 64];
+        debug_assert!(w < self.words as usize);
+        let p = self.marks as *const u64;
         let mut out = 0u64;
         for k in 0..8 {
-            let mut x = 0u64;
-            for j in 0..8 {
-                // Relaxed: the sweeper owns the span (marking is over).
-                x |= (bytes[k * 8 + j].load(Ordering::Relaxed) as u64) << (8 * j);
-            }
+            // SAFETY: `words * 64` mark bytes, 8-aligned (they follow 8-byte
+            // bitmap words); no marker writes them while the world runs
+            // (marking ended before it restarted, a happens-before edge).
+            let x = unsafe { p.add(w * 8 + k).read() };
             out |= pack8(x) << (8 * k);
         }
         out
@@ -368,9 +380,8 @@ impl GcSpan {
         // Relaxed (all stores): cleared with the world stopped or by the
         // span's sole owner (the sweeper); ordered by that hand-off.
         if which == Bits::Mark {
-            for b in self.mark_bytes() {
-                b.store(0, Ordering::Relaxed);
-            }
+            // SAFETY: the mark bytes, not being marked (see the comment above).
+            unsafe { ptr::write_bytes(self.marks as *mut u8, 0, self.words as usize * 64) };
         } else {
             for w in self.bits(which) {
                 w.store(0, Ordering::Relaxed);
@@ -397,24 +408,24 @@ impl GcSpan {
 
     /// Owner: the next free slot's address, from the 64-bit cache only
     /// (Go's `nextFreeFast`). `None` means: ask [`GcSpan::next_free`].
+    ///
+    /// The cache never holds a bit for a slot past the current bitmap word
+    /// or past `nelems` (`refill_cache` masks them), so a set bit is always a
+    /// free slot, and taking the word's last free slot leaves the cache
+    /// empty: the next call takes the slow path, which moves on to the next
+    /// word.
     #[inline(always)]
     pub fn next_free_fast(&mut self) -> Option<usize> {
-        let bit = self.alloc_cache.trailing_zeros();
-        if bit < 64 {
-            let idx = self.free_index + bit;
-            if idx < self.nelems {
-                let next = idx + 1;
-                // At a word boundary the cache must be refilled: slow path.
-                if next.is_multiple_of(64) && next != self.nelems {
-                    return None;
-                }
-                self.alloc_cache = (self.alloc_cache >> bit) >> 1;
-                self.free_index = next;
-                self.alloc_count += 1;
-                return Some(self.start + idx as usize * self.elem_size);
-            }
+        let cache = self.alloc_cache;
+        if cache == 0 {
+            return None;
         }
-        None
+        let bit = cache.trailing_zeros();
+        let idx = self.free_index + bit;
+        self.alloc_cache = (cache >> bit) >> 1;
+        self.free_index = idx + 1;
+        self.alloc_count += 1;
+        Some(self.start + idx as usize * self.elem_size)
     }
 
     /// Owner: the next free slot's address, refilling the cache from the
@@ -447,7 +458,9 @@ impl GcSpan {
         None
     }
 
-    /// Load `alloc_cache` for the word holding `free_index`.
+    /// Load `alloc_cache` for the word holding `free_index`: bit `k` set iff
+    /// slot `free_index + k` is free, for slots in the same word and below
+    /// `nelems` only.
     pub fn refill_cache(&mut self) {
         if self.free_index >= self.nelems {
             self.alloc_cache = 0;
@@ -456,7 +469,12 @@ impl GcSpan {
         let w = self.free_index as usize >> 6;
         // Relaxed: the owner's own bitmap.
         let word = self.bits(Bits::Alloc)[w].load(Ordering::Relaxed);
-        self.alloc_cache = !word >> (self.free_index & 63);
+        let mut free = !word;
+        let end = self.nelems as usize - w * 64;
+        if end < 64 {
+            free &= (1u64 << end) - 1;
+        }
+        self.alloc_cache = free >> (self.free_index & 63);
     }
 
     /// Owner: is every slot taken?
