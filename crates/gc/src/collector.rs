@@ -15,24 +15,10 @@
 //! roots are its root object and its `Root` handles, and the collector may
 //! scan them without its help. "Parked" is the same state held on purpose.
 //!
-//! Stopping is a Dekker handshake on two sequentially consistent variables:
-//!
-//! ```text
-//!   collector                          mutator entering a scope
-//!   stopping = true        (SeqCst)    state = INSIDE        (SeqCst)
-//!   wait while any state == INSIDE     if stopping (SeqCst): state = OUTSIDE,
-//!                                         wait until !stopping, retry
-//! ```
-//!
-//! In the single total order of SeqCst operations, either the mutator's
-//! store of `INSIDE` comes before the collector's read of it (the collector
-//! waits for the scope to end) or the collector's store of `stopping` comes
-//! before the mutator's read (the mutator backs out). Both cannot miss each
-//! other: that is why acquire/release is not enough here (each side stores
-//! one variable and then loads the other). `loom_world.rs` checks it.
-//!
-//! A mutator leaving a scope stores `OUTSIDE` and, if the world is stopping,
-//! wakes the collector through the world lock and condition variable.
+//! Stopping is the Dekker handshake of `handshake.rs` (with its argument
+//! for SeqCst and a loom model). A mutator that finds the world stopping
+//! backs out and sleeps on the world condition variable; one leaving a
+//! scope while a stop is pending wakes the collector.
 //!
 //! ## One cycle (`collect`)
 //!
@@ -56,8 +42,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub const OUTSIDE: u8 = 0;
-pub const INSIDE: u8 = 1;
+use crate::handshake;
+pub use crate::handshake::{INSIDE, OUTSIDE};
 
 pub struct WorldState {
     /// Registered mutators.
@@ -121,15 +107,13 @@ impl Default for World {
 /// Enter a mutation scope: wait out a stopped world.
 pub fn enter(heap: &HeapInner, state: &AtomicU8) {
     loop {
-        // SeqCst: the mutator half of the Dekker handshake (module docs).
-        state.store(INSIDE, Ordering::SeqCst);
-        if !heap.world.stopping.load(Ordering::SeqCst) {
+        if handshake::try_enter(state, &heap.world.stopping) {
             return;
         }
-        state.store(OUTSIDE, Ordering::SeqCst);
         let mut g = heap.world.state();
         heap.world.cv.notify_all();
-        while heap.world.stopping.load(Ordering::SeqCst) {
+        // Acquire: pairs with `end_stop` (read again by `try_enter`).
+        while heap.world.stopping.load(Ordering::Acquire) {
             g = heap.world.wait(g, None);
         }
     }
@@ -137,11 +121,7 @@ pub fn enter(heap: &HeapInner, state: &AtomicU8) {
 
 /// Leave a mutation scope: a safepoint.
 pub fn leave(heap: &HeapInner, state: &AtomicU8) {
-    // SeqCst: pairs with the collector's SeqCst load in `stop_the_world`
-    // (Release would do for this store alone; SeqCst keeps the protocol's
-    // operations in one order, which is what the argument uses).
-    state.store(OUTSIDE, Ordering::SeqCst);
-    if heap.world.stopping.load(Ordering::SeqCst) {
+    if handshake::leave(state, &heap.world.stopping) {
         let _g = heap.world.state();
         heap.world.cv.notify_all();
     }
@@ -171,13 +151,12 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
         return;
     }
     g.collecting = true;
-    // SeqCst: the collector half of the handshake (module docs).
-    heap.world.stopping.store(true, Ordering::SeqCst);
+    handshake::begin_stop(&heap.world.stopping);
     // 2. Wait until every mutator is outside its scope.
     loop {
         let inside = g.mutators.iter().any(|&m| {
             // SAFETY: registered mutators are alive while the lock is held.
-            unsafe { (*m).state.load(Ordering::SeqCst) == INSIDE }
+            !handshake::is_outside(unsafe { &(*m).state })
         });
         if !inside {
             break;
@@ -261,7 +240,7 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
     let t_end = Instant::now();
     g.cycles += 1;
     let cycle = g.cycles;
-    heap.world.stopping.store(false, Ordering::SeqCst);
+    handshake::end_stop(&heap.world.stopping);
     g.collecting = false;
     heap.world.cv.notify_all();
     drop(g);

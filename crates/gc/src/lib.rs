@@ -42,6 +42,10 @@
 //! assert_eq!(m.mutate(|_, root| root.next.get().unwrap().value), 1);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+// Under `--cfg loom` the allocator compiles only its lock-free protocols;
+// the loom models of this crate (`tests/loom_world.rs`) include the modules
+// they check directly.
+#![cfg(not(loom))]
 
 extern crate self as tricolor_gc;
 
@@ -52,6 +56,7 @@ mod collector;
 mod debug;
 mod desc;
 mod gc;
+mod handshake;
 mod heap;
 mod mark;
 mod meta;
@@ -61,6 +66,7 @@ mod roots;
 mod span;
 mod stats;
 mod sweep;
+mod sync;
 mod trace;
 mod work;
 

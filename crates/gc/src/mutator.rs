@@ -237,8 +237,7 @@ impl<'a> ScopeGuard<'a> {
             // cannot be stopped (the collector waits for that scope), so
             // entering cannot race with a cycle, and backing out to wait
             // would deadlock.
-            core.state
-                .store(collector::INSIDE, core::sync::atomic::Ordering::SeqCst);
+            crate::handshake::enter_nested(&core.state);
         } else {
             collector::enter(&core.heap, &core.state);
         }
