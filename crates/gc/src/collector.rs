@@ -43,7 +43,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::handshake;
-pub use crate::handshake::{INSIDE, OUTSIDE};
+pub use crate::handshake::OUTSIDE;
 
 pub struct WorldState {
     /// Registered mutators.

@@ -44,7 +44,9 @@ impl RootVisitor<'_> {
 
 type Callback = Box<dyn Fn(&mut RootVisitor<'_>) + Send + Sync>;
 
-const FREE_END: usize = usize::MAX;
+/// End of the free-slot list; free slots hold `(next << 1) | 1`, so the
+/// end marker must survive the shift.
+const FREE_END: usize = usize::MAX >> 1;
 
 struct Slab {
     /// Object addresses; a free slot holds `(next_free << 1) | 1`.
