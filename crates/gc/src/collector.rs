@@ -253,18 +253,21 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
     let heap_bytes = heap.span_bytes.load(Ordering::Relaxed);
     {
         let mut s = heap.stats.lock().unwrap_or_else(|e| e.into_inner());
-        s.record_cycle(crate::stats::CycleRecord {
-            pause,
-            to_safepoint,
-            sweep_finish: t_swept - t_stopped,
-            mark: t_marked - t_swept,
-            marked_bytes: marked,
-            marked_objects: result.objects,
-            allocated_bytes: allocated,
-            allocated_objects,
-            heap_bytes,
-            goal,
-        });
+        s.record_cycle(
+            crate::stats::CycleRecord {
+                pause,
+                to_safepoint,
+                sweep_finish: t_swept - t_stopped,
+                mark: t_marked - t_swept,
+                marked_bytes: marked,
+                marked_objects: result.objects,
+                allocated_bytes: allocated,
+                allocated_objects,
+                heap_bytes,
+                goal,
+            },
+            t_stopped - heap.created,
+        );
     }
     if knobs.gctrace > 0 {
         eprintln!(

@@ -344,6 +344,8 @@ pub struct HeapInner {
     pub workers: OnceLock<Option<rayon::ThreadPool>>,
     pub stats: Mutex<StatsInner>,
     pub sweeper: Arc<crate::sweep::SweeperSignal>,
+    /// The clock of pause start times (`stats.rs`).
+    pub created: std::time::Instant,
 }
 
 static NEXT_HEAP_ID: AtomicUsize = AtomicUsize::new(1);
@@ -371,6 +373,7 @@ impl HeapInner {
             workers: OnceLock::new(),
             stats: Mutex::new(StatsInner::default()),
             sweeper: Arc::new(crate::sweep::SweeperSignal::default()),
+            created: std::time::Instant::now(),
         });
         if inner.config.background_sweep {
             crate::sweep::start_background(&inner);

@@ -79,7 +79,7 @@ pub use mark::Tracer;
 pub use mutator::{Heap, Mutator, Rootable};
 pub use raw::{ObjectRef, RawMutator};
 pub use roots::{Root, RootVisitor};
-pub use stats::GcStats;
+pub use stats::{GcStats, PauseEvent};
 pub use trace::Trace;
 pub use tricolor_derive::Trace;
 

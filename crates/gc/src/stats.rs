@@ -25,8 +25,16 @@ pub struct CycleRecord {
     pub goal: usize,
 }
 
-/// Pauses kept for percentiles.
-const KEEP: usize = 4096;
+/// Pauses kept for percentiles and MMU (the most recent ones).
+const KEEP: usize = 1 << 16;
+
+/// One stop-the-world pause, timed by the collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PauseEvent {
+    /// When the world was stopped, measured from the heap's creation.
+    pub start: Duration,
+    pub length: Duration,
+}
 
 #[derive(Default)]
 pub struct StatsInner {
@@ -37,13 +45,13 @@ pub struct StatsInner {
     pub to_safepoint_max: Duration,
     pub allocated_bytes: usize,
     pub allocated_objects: usize,
-    pub pauses: std::collections::VecDeque<Duration>,
+    pub pauses: std::collections::VecDeque<PauseEvent>,
     /// The largest heap seen at the end of a cycle.
     pub peak_heap_bytes: usize,
 }
 
 impl StatsInner {
-    pub fn record_cycle(&mut self, r: CycleRecord) {
+    pub fn record_cycle(&mut self, r: CycleRecord, start: Duration) {
         self.cycles += 1;
         self.last = r;
         self.pause_total += r.pause;
@@ -55,7 +63,10 @@ impl StatsInner {
         if self.pauses.len() == KEEP {
             self.pauses.pop_front();
         }
-        self.pauses.push_back(r.pause);
+        self.pauses.push_back(PauseEvent {
+            start,
+            length: r.pause,
+        });
     }
 }
 
@@ -83,8 +94,11 @@ pub struct GcStats {
     pub pause_max: Duration,
     /// The longest wait for every mutator to reach a safepoint.
     pub to_safepoint_max: Duration,
-    /// The most recent pauses (up to 4096), oldest first.
-    pub pauses: Vec<Duration>,
+    /// The most recent pauses (up to 65536), oldest first, with their start
+    /// times (for minimum-mutator-utilisation curves).
+    pub pauses: Vec<PauseEvent>,
+    /// Time since the heap was created (the clock of `PauseEvent::start`).
+    pub uptime: Duration,
     /// `Root` handles alive.
     pub roots: usize,
     /// The goal the last cycle set, and the largest heap a cycle ended with.
@@ -110,6 +124,7 @@ pub fn snapshot(heap: &HeapInner) -> GcStats {
         pause_max: s.pause_max,
         to_safepoint_max: s.to_safepoint_max,
         pauses: s.pauses.iter().copied().collect(),
+        uptime: heap.created.elapsed(),
         roots: heap.roots.len(),
         last_goal: s.last.goal,
         peak_heap_bytes: s.peak_heap_bytes,
