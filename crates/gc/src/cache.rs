@@ -181,12 +181,15 @@ impl AllocCache {
         align: usize,
     ) -> Result<usize, AllocError> {
         if size < TINY_BLOCK && align <= 8 {
+            // A zero-sized value still takes a byte, so its address is inside
+            // the block (never one past it, in the next slot or the next span).
+            let size = size.max(1);
             let off = (self.tiny_off + align - 1) & !(align - 1);
             if self.tiny != 0 && off + size <= TINY_BLOCK {
-                self.tiny_off = off + size.max(1);
+                self.tiny_off = off + size;
                 return Ok(self.tiny + off);
             }
-            return self.alloc_tiny_slow(heap, size.max(1));
+            return self.alloc_tiny_slow(heap, size);
         }
         let Some(class) = size_class::class_for_layout(size.max(1), align) else {
             return self.alloc_large(heap, ptr::null(), size);
