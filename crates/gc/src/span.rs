@@ -517,3 +517,80 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    //! `GcSpan`'s allocation walk and mark publication against a model: a
+    //! set of taken slots.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+    use tricolor_heap::size_class::NUM_SIZE_CLASSES;
+
+    fn span(class: usize) -> NonNull<GcSpan> {
+        GcSpan::create(class, 0, ptr::null(), class as u32, 0, 2).expect("memory for a test span")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// After a sweep left `taken` allocated, allocation hands out exactly
+        /// the other slots, in address order, then reports the span full.
+        #[test]
+        fn allocation_walks_exactly_the_free_slots(
+            class in 1..NUM_SIZE_CLASSES,
+            seed in any::<u64>(),
+            density in 0u32..=100,
+        ) {
+            let p = span(class);
+            // SAFETY: the test's own span.
+            let s = unsafe { &mut *p.as_ptr() };
+            let n = s.nelems as usize;
+            let mut rng = seed | 1;
+            let mut taken = BTreeSet::new();
+            for i in 0..n {
+                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                if (rng % 100) < density as u64 {
+                    taken.insert(i);
+                    prop_assert!(s.set(Bits::Mark, i));
+                }
+            }
+            s.publish_marks();
+            s.free_index = 0;
+            s.alloc_count = s.count(Bits::Alloc);
+            s.refill_cache();
+            prop_assert_eq!(s.alloc_count as usize, taken.len());
+            prop_assert_eq!(s.count(Bits::Mark), 0, "publishing clears the marks");
+            let expect: Vec<usize> = (0..n).filter(|i| !taken.contains(i)).map(|i| s.slot(i)).collect();
+            let mut got = Vec::new();
+            while let Some(a) = s.next_free() {
+                got.push(a);
+                prop_assert!(got.len() <= n, "more slots than the span holds");
+            }
+            prop_assert_eq!(got, expect);
+            prop_assert!(s.is_full());
+            prop_assert_eq!(s.next_free(), None);
+            for i in 0..n {
+                prop_assert!(s.is_allocated(i));
+                prop_assert_eq!(s.index_of(s.slot(i) + s.elem_size / 2), i, "interior index");
+            }
+            // SAFETY: nothing references the test span.
+            unsafe { GcSpan::destroy(p) };
+        }
+    }
+
+    #[test]
+    fn a_large_span_holds_one_object() {
+        let p = GcSpan::create(0, 200_000, ptr::null(), LARGE_KEY, 0, 2).expect("memory");
+        // SAFETY: the test's own span.
+        let s = unsafe { &mut *p.as_ptr() };
+        assert_eq!(s.nelems, 1);
+        assert!(s.bytes() >= 200_000);
+        let a = s.next_free().expect("its one slot");
+        assert_eq!(a, s.start);
+        assert_eq!(s.next_free(), None);
+        assert_eq!(s.index_of(a + 150_000), 0);
+        // SAFETY: nothing references it.
+        unsafe { GcSpan::destroy(p) };
+    }
+}

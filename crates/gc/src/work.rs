@@ -410,3 +410,69 @@ impl Drop for LocalWork<'_> {
         self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Every pushed entry is popped exactly once, by some worker, and all
+    /// workers see the end of marking, whatever the split of work; entries
+    /// that grey further entries (a tree) included.
+    #[test]
+    fn every_entry_is_popped_once_and_all_workers_finish() {
+        for workers in 1..=4usize {
+            let pool = WorkPool::new();
+            pool.begin(workers);
+            // Seed: one "root" in the pool.
+            {
+                let mut lw = LocalWork::new(&pool);
+                lw.push(1);
+                lw.flush();
+            }
+            // Entry k greys 2k and 2k + 1 while below the limit: a binary tree.
+            const LIMIT: usize = 50_000;
+            let seen = Mutex::new(vec![0u8; 2 * LIMIT + 2]);
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|| {
+                        let mut lw = LocalWork::new(&pool);
+                        let mut mine = Vec::new();
+                        let mut n = 0u32;
+                        while let Some(e) = lw.pop() {
+                            mine.push(e);
+                            if 2 * e < LIMIT {
+                                lw.push(2 * e);
+                                lw.push(2 * e + 1);
+                            }
+                            n += 1;
+                            if n.is_multiple_of(16) {
+                                lw.balance();
+                            }
+                        }
+                        assert!(!lw.out_of_memory);
+                        let mut seen = seen.lock().unwrap();
+                        for e in mine {
+                            seen[e] += 1;
+                        }
+                    });
+                }
+            });
+            let seen = seen.into_inner().unwrap();
+            for (e, &c) in seen.iter().enumerate() {
+                let expected = usize::from(reachable(e, LIMIT));
+                assert_eq!(c as usize, expected, "entry {e} with {workers} workers");
+            }
+            pool.release_all();
+        }
+    }
+
+    /// Is `e` in the tree rooted at 1 where `k` has children `2k, 2k + 1`
+    /// while `2k < limit`?
+    fn reachable(e: usize, limit: usize) -> bool {
+        if e == 1 {
+            return true;
+        }
+        e >= 2 && 2 * (e / 2) < limit && reachable(e / 2, limit)
+    }
+}
