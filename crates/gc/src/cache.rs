@@ -129,7 +129,7 @@ impl AllocCache {
         desc: &'static TypeDesc,
     ) -> Result<usize, AllocError> {
         let Some(class) = size_class::class_for_layout(desc.size.max(1), desc.align) else {
-            return self.alloc_large(heap, desc, desc.size);
+            return self.alloc_large(heap, desc, desc.size, desc.align);
         };
         let h = Self::slot_of(desc);
         let mut slot = self.typed[h];
@@ -192,7 +192,7 @@ impl AllocCache {
             return self.alloc_tiny_slow(heap, size);
         }
         let Some(class) = size_class::class_for_layout(size.max(1), align) else {
-            return self.alloc_large(heap, ptr::null(), size);
+            return self.alloc_large(heap, ptr::null(), size, align);
         };
         let span = self.classes[class];
         if !span.is_null() {
@@ -260,22 +260,21 @@ impl AllocCache {
         desc: &'static TypeDesc,
         size: usize,
     ) -> Result<usize, AllocError> {
-        self.alloc_large(heap, desc, size)
+        self.alloc_large(heap, desc, size, desc.align)
     }
 
     /// A large object: its own span, straight onto the heap's large list.
+    /// Spans start page-aligned, so alignments up to the page size hold.
     #[cold]
     fn alloc_large(
         &mut self,
         heap: &HeapInner,
         desc: *const TypeDesc,
         size: usize,
+        align: usize,
     ) -> Result<usize, AllocError> {
-        if !desc.is_null() {
-            // SAFETY: descriptors are `'static`.
-            if unsafe { (*desc).align } > tricolor_heap::PAGE_SIZE {
-                return Err(AllocError::Unsupported);
-            }
+        if align > tricolor_heap::PAGE_SIZE {
+            return Err(AllocError::Unsupported);
         }
         let size = size.max(8).next_multiple_of(8);
         crate::sweep::sweep_some(heap, size.div_ceil(tricolor_heap::PAGE_SIZE) * 2);

@@ -226,7 +226,7 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
         }
         l.unswept += n;
     });
-    let marked = result.bytes;
+    let (marked, marked_objects) = count_marked(heap);
     heap.marked_bytes.store(marked, Ordering::Relaxed);
     let allocated_since = heap.allocated_since.swap(0, Ordering::Relaxed);
     let goal = match heap.config.gogc {
@@ -260,7 +260,7 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
                 sweep_finish: t_swept - t_stopped,
                 mark: t_marked - t_swept,
                 marked_bytes: marked,
-                marked_objects: result.objects,
+                marked_objects,
                 allocated_bytes: allocated,
                 allocated_objects,
                 heap_bytes,
@@ -281,10 +281,33 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
             marked >> 20,
             allocated_since >> 20,
             if goal == usize::MAX { 0 } else { goal >> 20 },
-            result.objects,
+            marked_objects,
             heap.workers().map_or(1, |w| w.current_num_threads()),
         );
     }
+}
+
+/// Bytes and objects marked, from the spans' mark bytes (world stopped,
+/// marking over). About a millisecond per 128 MiB of 16-byte objects.
+fn count_marked(heap: &HeapInner) -> (usize, usize) {
+    heap.lists.with(|l| {
+        let (mut bytes, mut objects) = (0, 0);
+        for set in l.all_sets() {
+            for s in set
+                .partial
+                .iter()
+                .chain(set.full.iter())
+                .chain(set.unswept.iter())
+            {
+                // SAFETY: listed spans are alive; the lock is held.
+                let span = unsafe { &*s };
+                let n = span.count_marks() as usize;
+                objects += n;
+                bytes += n * span.elem_size;
+            }
+        }
+        (bytes, objects)
+    })
 }
 
 /// `checkmark=1`: re-mark everything on one thread into the check bitmap

@@ -42,7 +42,7 @@ pub struct TypeDesc {
     /// Size of one object in bytes (for [`Scan::Refs`] objects, the
     /// smallest size; each allocation gives its own).
     pub size: usize,
-    /// Alignment in bytes: a power of two, at most 4096.
+    /// Alignment in bytes: a power of two, at most the 8 KiB page size.
     pub align: usize,
     /// Where the pointers are.
     pub scan: Scan,

@@ -104,7 +104,7 @@ fn alloc_failed(e: AllocError) -> ! {
     let msg = match e {
         AllocError::HeapLimit => "tricolor: Gc::new: the heap reached its configured limit (use Gc::try_new to handle this)",
         AllocError::OutOfMemory => "tricolor: Gc::new: out of memory",
-        AllocError::Unsupported => "tricolor: Gc::new: alignment above 4096 bytes is not supported",
+        AllocError::Unsupported => "tricolor: Gc::new: alignment above the page size (8 KiB) is not supported",
     };
     tricolor_heap::fatal::fatal(msg, 0)
 }

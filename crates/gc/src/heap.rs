@@ -77,7 +77,7 @@ pub enum AllocError {
     HeapLimit,
     /// The operating system refused memory.
     OutOfMemory,
-    /// The type cannot be allocated here (alignment above 4096 bytes).
+    /// The type cannot be allocated here (alignment above the 8 KiB page).
     Unsupported,
 }
 
@@ -86,7 +86,7 @@ impl core::fmt::Display for AllocError {
         f.write_str(match self {
             AllocError::HeapLimit => "the collected heap reached its configured limit",
             AllocError::OutOfMemory => "the operating system refused memory",
-            AllocError::Unsupported => "alignment above 4096 bytes is not supported",
+            AllocError::Unsupported => "alignment above the page size (8 KiB) is not supported",
         })
     }
 }

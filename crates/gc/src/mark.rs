@@ -47,9 +47,6 @@ pub struct Tracer {
     /// Debug: skip every `lose_every`-th newly found object (0 = never).
     lose_every: u64,
     seen: u64,
-    /// Bytes and objects this tracer greyed.
-    pub marked_bytes: usize,
-    pub marked_objects: usize,
 }
 
 impl Tracer {
@@ -61,8 +58,6 @@ impl Tracer {
             plain: which == Bits::Mark && lose_every == 0,
             lose_every,
             seen: 0,
-            marked_bytes: 0,
-            marked_objects: 0,
         }
     }
 
@@ -92,8 +87,6 @@ impl Tracer {
         } else if !self.set_slow(span, i) {
             return;
         }
-        self.marked_bytes += span.elem_size;
-        self.marked_objects += 1;
         if span.scan_kind == SCAN_OBJECT {
             let base = span.slot(i);
             // Start fetching the object now; it is scanned soon (the work
@@ -239,11 +232,11 @@ fn drain(t: &mut Tracer) {
     }
 }
 
-/// What a mark phase found.
+/// What a mark phase found. (The marked bytes and objects are counted
+/// afterwards from the mark bytes, `collector.rs`: two markers racing on one
+/// object both "win" it, so counting in the tracer would overcount.)
 #[derive(Default, Clone, Copy, Debug)]
 pub struct MarkResult {
-    pub bytes: usize,
-    pub objects: usize,
     pub out_of_memory: bool,
 }
 
@@ -263,8 +256,6 @@ pub(crate) fn mark(
         let mut lw = LocalWork::new(pool);
         let mut t = Tracer::new(&mut lw, which, lose_every);
         roots(&mut t);
-        result.bytes += t.marked_bytes;
-        result.objects += t.marked_objects;
         lw.flush();
         result.out_of_memory |= lw.out_of_memory;
     }
@@ -274,8 +265,6 @@ pub(crate) fn mark(
         let mut t = Tracer::new(&mut lw, which, lose_every);
         drain(&mut t);
         let mut r = total.lock().unwrap_or_else(|e| e.into_inner());
-        r.bytes += t.marked_bytes;
-        r.objects += t.marked_objects;
         r.out_of_memory |= lw.out_of_memory;
     };
     match workers {
@@ -287,8 +276,6 @@ pub(crate) fn mark(
             let mut t = Tracer::new(&mut lw, which, lose_every);
             drain(&mut t);
             let mut r = total.lock().unwrap_or_else(|e| e.into_inner());
-            r.bytes += t.marked_bytes;
-            r.objects += t.marked_objects;
             r.out_of_memory |= lw.out_of_memory;
         }
     }

@@ -18,8 +18,9 @@
 //!
 //! Rules the type system cannot see, checked at run time:
 //! - a mutator is `!Send` (its cache is unsynchronised);
-//! - `collect()` inside another scope of the same heap on the same thread
-//!   would wait for that scope forever: it panics with a message instead.
+//! - `collect()` inside a scope (of any heap) on the same thread would wait
+//!   for that scope forever, or deadlock against another heap's collector:
+//!   it panics with a message instead.
 
 use crate::cache::AllocCache;
 use crate::collector::{self, Reason, OUTSIDE};
@@ -151,17 +152,17 @@ impl MutatorCore {
             root: UnsafeCell::new(None),
             raw_roots: UnsafeCell::new(Vec::new()),
         });
-        let mut g = core.heap.world.state();
-        while g.collecting {
-            g = core
-                .heap
-                .world
-                .cv
-                .wait(g)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        g.mutators.push(&*core as *const MutatorCore);
-        drop(g);
+        // No need to wait for a running cycle (and waiting could deadlock:
+        // the cycle may be waiting for a scope this thread has open). A
+        // cycle holds the world lock from the end of its stop to its end, so
+        // we either join before the stop completes (we are outside, with an
+        // empty cache and no root: nothing for the cycle to see) or after
+        // the cycle.
+        core.heap
+            .world
+            .state()
+            .mutators
+            .push(&*core as *const MutatorCore);
         core
     }
 
@@ -184,18 +185,13 @@ impl MutatorCore {
         }
     }
 
-    fn unregister(&self) {
+    pub(crate) fn unregister(&self) {
+        // As in `register`, no waiting for a running cycle: holding the world
+        // lock, we are either before its stop completed (it has not touched
+        // our cache and will not see us) or after its end.
         let mut g = self.heap.world.state();
-        while g.collecting {
-            g = self
-                .heap
-                .world
-                .cv
-                .wait(g)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        // SAFETY: outside any scope, and no cycle runs (we hold the world
-        // lock with `collecting` false), so the cache is ours.
+        // SAFETY: outside any scope, and no cycle is between its stop and
+        // its end (we hold the world lock), so the cache is ours.
         unsafe { (*self.cache.get()).flush(&self.heap) };
         let me = self as *const MutatorCore;
         g.mutators.retain(|&m| m != me);
@@ -215,12 +211,74 @@ fn any_scope_open() -> bool {
     OPEN_SCOPES.with(|s| s.borrow().iter().any(|e| e.1 > 0))
 }
 
-fn assert_outside(heap: &HeapInner) {
+pub(crate) fn assert_outside(heap: &HeapInner) {
+    // Any open scope, not only one of `heap`: a thread inside a scope of heap
+    // A that waits for heap B's cycle, while another thread inside a B scope
+    // waits for A's, would deadlock the two collectors.
+    let _ = heap;
     assert!(
-        scopes_open_in(heap.id) == 0,
-        "tricolor: collect() called inside a mutation scope of the same heap on this thread; \
-         it would wait for that scope forever"
+        !any_scope_open(),
+        "tricolor: collect() called inside a mutation scope on this thread; \
+         the cycle would wait for that scope forever"
     );
+}
+
+/// Enter a scope (typed or raw) of `core`'s heap on this thread.
+pub(crate) fn open_scope(core: &MutatorCore) {
+    let heap = core.heap.id;
+    if scopes_open_in(heap) > 0 {
+        // Another scope of this heap is open on this thread: the world
+        // cannot be stopped (the collector waits for that scope), so
+        // entering cannot race with a cycle, and backing out to wait would
+        // deadlock.
+        crate::handshake::enter_nested(&core.state);
+    } else {
+        collector::enter(&core.heap, &core.state);
+    }
+    OPEN_SCOPES.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.iter_mut().find(|e| e.0 == heap) {
+            Some(e) => e.1 += 1,
+            None => s.push((heap, 1)),
+        }
+    });
+    // SAFETY: this mutator is inside its scope; its cache is its own.
+    unsafe {
+        (*core.cache.get()).alloc_black = core
+            .heap
+            .marking
+            .load(core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Leave a scope without running a requested cycle.
+pub(crate) fn close_scope_quietly(core: &MutatorCore) {
+    let heap = &core.heap;
+    OPEN_SCOPES.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(i) = s.iter().position(|e| e.0 == heap.id) {
+            s[i].1 -= 1;
+            if s[i].1 == 0 {
+                s.swap_remove(i);
+            }
+        }
+    });
+    collector::leave(heap, &core.state);
+}
+
+/// Leave a scope: a safepoint, where a requested cycle runs unless this
+/// thread still has a scope open (of any heap: a cycle would wait for it).
+pub(crate) fn close_scope(core: &MutatorCore) {
+    close_scope_quietly(core);
+    let heap = &core.heap;
+    if heap
+        .gc_requested
+        .load(core::sync::atomic::Ordering::Relaxed)
+        && !any_scope_open()
+        && !std::thread::panicking()
+    {
+        collector::collect(heap, Reason::Requested);
+    }
 }
 
 /// An open scope; leaving it (even by unwinding) is a safepoint.
@@ -230,56 +288,14 @@ pub(crate) struct ScopeGuard<'a> {
 
 impl<'a> ScopeGuard<'a> {
     pub(crate) fn enter(core: &'a MutatorCore) -> Self {
-        let heap = core.heap.id;
-        let nested = scopes_open_in(heap) > 0;
-        if nested {
-            // Another scope of this heap is open on this thread: the world
-            // cannot be stopped (the collector waits for that scope), so
-            // entering cannot race with a cycle, and backing out to wait
-            // would deadlock.
-            crate::handshake::enter_nested(&core.state);
-        } else {
-            collector::enter(&core.heap, &core.state);
-        }
-        OPEN_SCOPES.with(|s| {
-            let mut s = s.borrow_mut();
-            match s.iter_mut().find(|e| e.0 == heap) {
-                Some(e) => e.1 += 1,
-                None => s.push((heap, 1)),
-            }
-        });
-        // SAFETY: this mutator is inside its scope; its cache is its own.
-        unsafe {
-            (*core.cache.get()).alloc_black = core
-                .heap
-                .marking
-                .load(core::sync::atomic::Ordering::Relaxed);
-        }
+        open_scope(core);
         ScopeGuard { core }
     }
 }
 
 impl Drop for ScopeGuard<'_> {
     fn drop(&mut self) {
-        let heap = &self.core.heap;
-        OPEN_SCOPES.with(|s| {
-            let mut s = s.borrow_mut();
-            if let Some(i) = s.iter().position(|e| e.0 == heap.id) {
-                s[i].1 -= 1;
-                if s[i].1 == 0 {
-                    s.swap_remove(i);
-                }
-            }
-        });
-        collector::leave(heap, &self.core.state);
-        if heap
-            .gc_requested
-            .load(core::sync::atomic::Ordering::Relaxed)
-            && !any_scope_open()
-            && !std::thread::panicking()
-        {
-            collector::collect(heap, Reason::Requested);
-        }
+        close_scope(self.core);
     }
 }
 

@@ -90,7 +90,7 @@ impl RawMutator {
     /// Begin a mutation region.
     pub fn enter(&mut self) {
         assert!(!self.inside, "tricolor: RawMutator::enter twice");
-        collector::enter(&self.core.heap, &self.core.state);
+        crate::mutator::open_scope(&self.core);
         self.inside = true;
     }
 
@@ -99,15 +99,7 @@ impl RawMutator {
     pub fn leave(&mut self) {
         assert!(self.inside, "tricolor: RawMutator::leave without enter");
         self.inside = false;
-        collector::leave(&self.core.heap, &self.core.state);
-        if self
-            .core
-            .heap
-            .gc_requested
-            .load(core::sync::atomic::Ordering::Relaxed)
-        {
-            collector::collect(&self.core.heap, Reason::Requested);
-        }
+        crate::mutator::close_scope(&self.core);
     }
 
     /// `leave` then `enter`.
@@ -122,6 +114,7 @@ impl RawMutator {
             !self.inside,
             "tricolor: RawMutator::collect inside a region"
         );
+        crate::mutator::assert_outside(&self.core.heap);
         collector::collect(&self.core.heap, Reason::Explicit);
     }
 
@@ -146,8 +139,21 @@ impl RawMutator {
             // small object needs one descriptor per size class.
             return Err(AllocError::Unsupported);
         };
-        // SAFETY: a fresh slot of at least `size` bytes.
-        unsafe { core::ptr::write_bytes(addr as *mut u8, 0, size) };
+        // Zero what the marker will read: the whole slot of a scanned object
+        // (the marker scans `Scan::Refs` objects to the end of their slot,
+        // which may be larger than `size`), the requested bytes otherwise.
+        let zero = if desc.is_noscan() {
+            size
+        } else {
+            // SAFETY: `addr` is a fresh object of this heap, so the page map
+            // names its span.
+            unsafe {
+                (*(tricolor_heap::arena::span_of_unchecked(addr) as *const crate::span::GcSpan))
+                    .elem_size
+            }
+        };
+        // SAFETY: a fresh slot of at least `zero` bytes.
+        unsafe { core::ptr::write_bytes(addr as *mut u8, 0, zero) };
         // SAFETY: heap addresses are non-null.
         Ok(ObjectRef(unsafe {
             NonNull::new_unchecked(addr as *mut u8)
@@ -228,26 +234,8 @@ unsafe fn raw_shade(core: &MutatorCore, old: usize, new: usize) {
 impl Drop for RawMutator {
     fn drop(&mut self) {
         if self.inside {
-            collector::leave(&self.core.heap, &self.core.state);
+            crate::mutator::close_scope_quietly(&self.core);
         }
-        // Unregister through the shared path.
-        let core: &MutatorCore = &self.core;
-        core_unregister(core);
+        self.core.unregister();
     }
-}
-
-fn core_unregister(core: &MutatorCore) {
-    let mut g = core.heap.world.state();
-    while g.collecting {
-        g = core
-            .heap
-            .world
-            .cv
-            .wait(g)
-            .unwrap_or_else(|e| e.into_inner());
-    }
-    // SAFETY: outside any region, no cycle running (world lock held).
-    unsafe { (*core.cache.get()).flush(&core.heap) };
-    let me = core as *const MutatorCore;
-    g.mutators.retain(|&m| m != me);
 }

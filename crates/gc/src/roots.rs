@@ -7,8 +7,7 @@
 //!   heap, on any thread (`root.get(mc)`). Freed when dropped. `Send + Sync`
 //!   when the object type is `Sync`.
 //! - **RootTable** — the heap's slab of root slots: an array of object
-//!   addresses with a free list threaded through the empty slots, under a
-//!   mutex. Creating or dropping a root takes the mutex; the collector scans
+//!   addresses (0 = free) and a stack of free indices, under a mutex. Creating or dropping a root takes the mutex; the collector scans
 //!   the whole slab with the world stopped.
 //! - **root slot** (embedder) — the address of a word the embedder owns
 //!   that holds an object reference or 0 (`Heap::add_root_slot`).
@@ -44,14 +43,12 @@ impl RootVisitor<'_> {
 
 type Callback = Box<dyn Fn(&mut RootVisitor<'_>) + Send + Sync>;
 
-/// End of the free-slot list; free slots hold `(next << 1) | 1`, so the
-/// end marker must survive the shift.
-const FREE_END: usize = usize::MAX >> 1;
-
 struct Slab {
-    /// Object addresses; a free slot holds `(next_free << 1) | 1`.
+    /// Object addresses (any alignment: tiny objects sit at odd
+    /// addresses); 0 marks a free slot (no object lives at address 0).
     slots: Vec<usize>,
-    free: usize,
+    /// Indices of the free slots.
+    free: Vec<usize>,
     live: usize,
     raw_slots: Vec<(u64, *const usize)>,
     callbacks: Vec<(u64, Callback)>,
@@ -71,7 +68,7 @@ impl RootTable {
         RootTable {
             slab: Mutex::new(Slab {
                 slots: Vec::new(),
-                free: FREE_END,
+                free: Vec::new(),
                 live: 0,
                 raw_slots: Vec::new(),
                 callbacks: Vec::new(),
@@ -85,11 +82,10 @@ impl RootTable {
     }
 
     fn insert(&self, addr: usize) -> usize {
+        debug_assert!(addr != 0);
         let mut s = self.slab();
         s.live += 1;
-        if s.free != FREE_END {
-            let i = s.free;
-            s.free = s.slots[i] >> 1;
+        if let Some(i) = s.free.pop() {
             s.slots[i] = addr;
             return i;
         }
@@ -100,9 +96,8 @@ impl RootTable {
     fn remove(&self, i: usize) {
         let mut s = self.slab();
         s.live -= 1;
-        let next = s.free;
-        s.slots[i] = (next << 1) | 1;
-        s.free = i;
+        s.slots[i] = 0;
+        s.free.push(i);
     }
 
     fn get(&self, i: usize) -> usize {
@@ -119,7 +114,7 @@ impl RootTable {
     pub fn trace(&self, t: &mut Tracer) {
         let s = self.slab();
         for &a in &s.slots {
-            if a & 1 == 0 {
+            if a != 0 {
                 // SAFETY: an occupied slot holds a live object of this heap.
                 unsafe { t.mark_raw(a as *const u8) };
             }

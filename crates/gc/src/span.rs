@@ -341,6 +341,20 @@ impl GcSpan {
         out
     }
 
+    /// Marked slots, counted eight mark bytes at a time (only while no
+    /// marker runs, as for [`GcSpan::mark_word`]).
+    pub fn count_marks(&self) -> u32 {
+        let p = self.marks as *const u64;
+        let mut n = 0u32;
+        for k in 0..self.words as usize * 8 {
+            // SAFETY: as in `mark_word`.
+            let x = unsafe { p.add(k).read() };
+            // Bytes are 0 or 1: the multiply sums them into the top byte.
+            n += (x.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32;
+        }
+        n
+    }
+
     /// Sweeping: the alloc bitmap becomes the packed mark bytes, and the
     /// mark bytes are cleared.
     pub fn publish_marks(&mut self) {
