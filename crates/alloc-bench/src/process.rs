@@ -12,8 +12,8 @@
 //! ```
 //!
 //! `seconds` times the workload alone (not process start-up);
-//! `peak_rss_kib` is `getrusage(RUSAGE_SELF).ru_maxrss`, the high-water
-//! mark of the whole process. `checksum` is a hex string because JSON
+//! `peak_rss_kib` is the high-water mark of the whole process's resident
+//! set (`VmHWM`, see [`peak_rss_kib`]). `checksum` is a hex string because JSON
 //! numbers are doubles and would round a `u64`.
 
 use core::alloc::GlobalAlloc;
@@ -67,9 +67,20 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     })
 }
 
-/// Peak resident set of this process so far, in KiB (Linux reports
-/// `ru_maxrss` in KiB).
+/// Peak resident set of this process so far, in KiB: `VmHWM` from
+/// `/proc/self/status` where there is one, else `getrusage`'s `ru_maxrss`
+/// (which Linux reports in KiB).
+///
+/// `VmHWM` first because `ru_maxrss` survives `execve`: Linux folds the
+/// old address space's high-water mark into the process's on exec, and a
+/// child forked from a large parent starts with the parent's resident size
+/// in its mapping, so a small workload started by a big driver (the
+/// `tricolor` demo, after its stress run) would report the driver's peak.
+/// `VmHWM` belongs to the address space, which exec replaces.
 pub fn peak_rss_kib() -> u64 {
+    if let Some(kib) = vm_hwm_kib() {
+        return kib;
+    }
     let mut ru = core::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `ru` is a writable rusage; RUSAGE_SELF is always valid.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
@@ -80,6 +91,18 @@ pub fn peak_rss_kib() -> u64 {
     // valid rusage anyway).
     let ru = unsafe { ru.assume_init() };
     u64::try_from(ru.ru_maxrss).unwrap_or(0)
+}
+
+/// `VmHWM:   123456 kB` from `/proc/self/status`.
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The allocator's name: the executable's name after `alloc-bench-`, else
@@ -103,21 +126,33 @@ pub fn process_main<A: GlobalAlloc + Sync>(global: &A) {
         }
         return;
     }
-    let args = match parse_args(&args) {
-        Ok(a) => a,
+    match run_process(global, &allocator_name::<A>(), &args) {
+        Ok(line) => println!("{line}"),
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
             std::process::exit(2);
         }
-    };
+    }
+}
+
+/// The body of [`process_main`] for a driver of its own (the `tricolor`
+/// CLI's worker binaries): runs the workload named in `args` (`<workload>
+/// [--scale X] [--threads N]`) with `global`, which must be the process's
+/// global allocator, and returns the JSON line naming `allocator`; or a
+/// usage error.
+pub fn run_process<A: GlobalAlloc + Sync>(
+    global: &A,
+    allocator: &str,
+    args: &[String],
+) -> Result<String, String> {
+    let args = parse_args(args)?;
     let Some(w) = find(&args.workload) else {
         let names: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
-        eprintln!(
+        return Err(format!(
             "unknown workload {}; one of: {}",
             args.workload,
             names.join(", ")
-        );
-        std::process::exit(2);
+        ));
     };
     let mut p: Params = w.defaults;
     if let Some(s) = args.scale {
@@ -131,17 +166,17 @@ pub fn process_main<A: GlobalAlloc + Sync>(global: &A) {
     let out = w.run(global, &p);
     let seconds = start.elapsed().as_secs_f64();
 
-    println!(
+    Ok(format!(
         "{{\"workload\":{},\"allocator\":{},\"threads\":{},\"scale\":{},\"seconds\":{},\"peak_rss_kib\":{},\"checksum\":\"{:#018x}\",\"ops\":{}}}",
         json::string(w.name),
-        json::string(&allocator_name::<A>()),
+        json::string(allocator),
         p.threads,
         json::number(p.scale),
         json::number(seconds),
         peak_rss_kib(),
         out.checksum,
         out.ops,
-    );
+    ))
 }
 
 #[cfg(test)]
@@ -171,5 +206,8 @@ mod tests {
     #[test]
     fn rss_is_reported() {
         assert!(peak_rss_kib() > 0);
+        if cfg!(target_os = "linux") {
+            assert!(vm_hwm_kib().is_some_and(|k| k > 0));
+        }
     }
 }

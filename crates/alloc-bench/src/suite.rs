@@ -4,7 +4,9 @@
 //! (interleaved, so drift in machine state hits every allocator alike):
 //!
 //! 1. run `alloc-bench-<allocator> <workload> [--scale X] [--threads N]`,
-//!    found next to the driver's own executable, and parse its JSON line;
+//!    found next to the driver's own executable, and parse its JSON line
+//!    (other drivers, such as `tricolor bench alloc`, pass their own
+//!    [`Runner`]s to [`measure_with`]);
 //! 2. keep the median time and the maximum peak RSS over the runs;
 //! 3. check that every run of every allocator produced the same checksum
 //!    (for the workloads the registry marks deterministic: all of them);
@@ -107,9 +109,35 @@ pub fn parse_sample(line: &str) -> Option<Sample> {
     })
 }
 
-fn run_once(bin: &Path, workload: &str, a: &SuiteArgs) -> Result<Sample, String> {
+/// How to start one allocator's whole-process run: `program [prefix..]
+/// <workload> [--scale X] [--threads N]` must print `process_main`'s JSON
+/// line. `alloc-suite` runs `alloc-bench-<allocator>` next to itself
+/// ([`default_runners`]); the `tricolor` CLI runs its own worker binaries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Runner {
+    /// The name in the report; ratios are taken against `mimalloc` and
+    /// `system`.
+    pub allocator: String,
+    pub program: PathBuf,
+    pub prefix: Vec<String>,
+}
+
+/// The `alloc-bench-<allocator>` binaries in `dir`, for `a.allocators`.
+pub fn default_runners(a: &SuiteArgs, dir: &Path) -> Vec<Runner> {
+    a.allocators
+        .iter()
+        .map(|n| Runner {
+            allocator: n.clone(),
+            program: dir.join(format!("alloc-bench-{n}{}", std::env::consts::EXE_SUFFIX)),
+            prefix: Vec::new(),
+        })
+        .collect()
+}
+
+fn run_once(runner: &Runner, workload: &str, a: &SuiteArgs) -> Result<Sample, String> {
+    let bin = runner.program.as_path();
     let mut cmd = Command::new(bin);
-    cmd.arg(workload);
+    cmd.args(&runner.prefix).arg(workload);
     if let Some(x) = a.scale {
         cmd.arg("--scale").arg(x.to_string());
     }
@@ -225,13 +253,14 @@ fn fmt(x: f64, width: usize, prec: usize) -> String {
     }
 }
 
-/// Steps 1-3.
+/// Steps 1-3, with the binaries next to `dir`.
 pub fn measure(a: &SuiteArgs, dir: &Path) -> Vec<Cell> {
-    let bins: Vec<PathBuf> = a
-        .allocators
-        .iter()
-        .map(|n| dir.join(format!("alloc-bench-{n}{}", std::env::consts::EXE_SUFFIX)))
-        .collect();
+    measure_with(a, &default_runners(a, dir))
+}
+
+/// Steps 1-3, with one runner per allocator, in `a.allocators`' order
+/// (the report's tables iterate `a.allocators` and find cells by name).
+pub fn measure_with(a: &SuiteArgs, bins: &[Runner]) -> Vec<Cell> {
     let mut cells = Vec::new();
     for w in &a.workloads {
         let mut samples: Vec<Vec<Result<Sample, String>>> = vec![Vec::new(); bins.len()];
@@ -241,7 +270,7 @@ pub fn measure(a: &SuiteArgs, dir: &Path) -> Vec<Cell> {
                 match &s {
                     Ok(s) => eprintln!(
                         "{w:<18} {:<9} run {}/{}: {:.3} s, {} KiB",
-                        a.allocators[i],
+                        bins[i].allocator,
                         run + 1,
                         a.runs,
                         s.seconds,
@@ -262,7 +291,7 @@ pub fn measure(a: &SuiteArgs, dir: &Path) -> Vec<Cell> {
                 .filter(|c| error.is_none() && ok.iter().all(|s| &s.checksum == c));
             cells.push(Cell {
                 workload: w.clone(),
-                allocator: a.allocators[i].clone(),
+                allocator: bins[i].allocator.clone(),
                 seconds: if error.is_none() {
                     median(&mut times)
                 } else {

@@ -240,6 +240,9 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
     let t_end = Instant::now();
     g.cycles += 1;
     let cycle = g.cycles;
+    // Relaxed: a counter for polling (`Heap::cycles`); the cycle's effects
+    // are published by the world restart.
+    heap.cycles.store(cycle as usize, Ordering::Relaxed);
     handshake::end_stop(&heap.world.stopping);
     g.collecting = false;
     heap.world.cv.notify_all();

@@ -344,6 +344,8 @@ pub struct HeapInner {
     pub workers: OnceLock<Option<rayon::ThreadPool>>,
     pub stats: Mutex<StatsInner>,
     pub sweeper: Arc<crate::sweep::SweeperSignal>,
+    /// Completed cycles (cheap to poll: `Heap::cycles`).
+    pub cycles: AtomicUsize,
     /// The clock of pause start times (`stats.rs`).
     pub created: std::time::Instant,
 }
@@ -373,6 +375,7 @@ impl HeapInner {
             workers: OnceLock::new(),
             stats: Mutex::new(StatsInner::default()),
             sweeper: Arc::new(crate::sweep::SweeperSignal::default()),
+            cycles: AtomicUsize::new(0),
             created: std::time::Instant::now(),
         });
         if inner.config.background_sweep {

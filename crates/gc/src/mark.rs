@@ -212,8 +212,18 @@ fn prefetch(addr: usize) {
     let _ = addr;
 }
 
-/// Drain grey work until the pool says marking is over.
+/// Drain grey work until the pool says marking is over. A panic in a
+/// `trace` (a buggy manual `Trace` impl, or tracing memory the collector
+/// already freed) aborts the process: a marker that unwound would never
+/// count itself idle, and the others would wait for it forever.
 fn drain(t: &mut Tracer) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drain_inner(t)));
+    if r.is_err() {
+        tricolor_heap::fatal::fatal("tricolor: a marker panicked while tracing", 0);
+    }
+}
+
+fn drain_inner(t: &mut Tracer) {
     let mut n = 0u32;
     loop {
         let addr = match t.work().pop_local() {

@@ -91,6 +91,13 @@ impl Heap {
         collector::collect(&self.inner, Reason::Explicit);
     }
 
+    /// Completed cycles: one relaxed load, for polling.
+    pub fn cycles(&self) -> u64 {
+        self.inner
+            .cycles
+            .load(core::sync::atomic::Ordering::Relaxed) as u64
+    }
+
     /// Collector statistics.
     pub fn stats(&self) -> GcStats {
         crate::stats::snapshot(&self.inner)

@@ -33,7 +33,13 @@ const KEEP: usize = 1 << 16;
 pub struct PauseEvent {
     /// When the world was stopped, measured from the heap's creation.
     pub start: Duration,
+    /// Stopped → restarted.
     pub length: Duration,
+    /// The wait before `start` for every mutator to reach a safepoint;
+    /// mutators that tried to enter a scope were held during it, so a
+    /// utilisation curve should count `[start - to_safepoint, start +
+    /// length)` as the disruption.
+    pub to_safepoint: Duration,
 }
 
 #[derive(Default)]
@@ -66,6 +72,7 @@ impl StatsInner {
         self.pauses.push_back(PauseEvent {
             start,
             length: r.pause,
+            to_safepoint: r.to_safepoint,
         });
     }
 }
