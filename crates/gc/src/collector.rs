@@ -211,6 +211,11 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
     heap.marking.store(false, Ordering::Relaxed);
     let t_marked = Instant::now();
 
+    // Count what was marked now, while every span is swept and listed: once
+    // the spans move to the unswept lists below, the background sweeper
+    // (woken by the previous cycle) may take one before we count it.
+    let (marked, marked_objects) = count_marked(heap);
+
     // 6. New sweep generation: every span becomes unswept.
     heap.sweepgen.fetch_add(2, Ordering::Relaxed);
     heap.lists.with(|l| {
@@ -226,7 +231,6 @@ pub fn collect(heap: &HeapInner, reason: Reason) {
         }
         l.unswept += n;
     });
-    let (marked, marked_objects) = count_marked(heap);
     heap.marked_bytes.store(marked, Ordering::Relaxed);
     let allocated_since = heap.allocated_since.swap(0, Ordering::Relaxed);
     let goal = match heap.config.gogc {
