@@ -194,15 +194,7 @@ impl AllocCache {
         let Some(class) = size_class::class_for_layout(size.max(1), align) else {
             return self.alloc_large(heap, ptr::null(), size, align);
         };
-        let span = self.classes[class];
-        if !span.is_null() {
-            // SAFETY: a cached span is owned by this cache.
-            if let Some(a) = unsafe { (*span).next_free_fast() } {
-                self.blacken(span, a);
-                return Ok(a);
-            }
-        }
-        self.alloc_class_slow(heap, class)
+        self.alloc_class(heap, class)
     }
 
     #[cold]
@@ -213,7 +205,7 @@ impl AllocCache {
         Ok(block)
     }
 
-    #[inline]
+    #[inline(always)]
     fn alloc_class(&mut self, heap: &HeapInner, class: usize) -> Result<usize, AllocError> {
         let span = self.classes[class];
         if !span.is_null() {
@@ -302,11 +294,12 @@ impl AllocCache {
     ) -> Result<*mut GcSpan, AllocError> {
         loop {
             // 1. A swept partial span, or an unswept one to sweep ourselves.
-            // SAFETY (both pops): the lock is held inside `with`.
             let (span, unswept) = heap.lists.with(|l| {
+                // SAFETY: the lists lock is held inside `with`.
                 if let Some(s) = unsafe { l.set(key).partial.pop() } {
                     return (s, false);
                 }
+                // SAFETY: the lists lock is held inside `with`.
                 match unsafe { l.set(key).unswept.pop() } {
                     Some(s) => {
                         l.unswept -= 1;
@@ -332,29 +325,31 @@ impl AllocCache {
                     continue;
                 }
             }
-            // SAFETY: ours now.
-            let s = unsafe { &*span };
-            heap.note_allocation((s.nelems - s.alloc_count) as usize * s.elem_size);
-            return Ok(span);
+            return Ok(Self::take(heap, span));
         }
         // 2. Sweep some other spans before growing the heap.
         let pages = tricolor_heap::size_class::CLASS_PAGES[class] as usize;
         if crate::sweep::sweep_some(heap, pages * 2) > 0 {
             // Something was swept; a span of our key may now be partial.
+            // SAFETY: the lists lock is held inside `with`.
             let s = heap.lists.with(|l| unsafe { l.set(key).partial.pop() });
             if let Some(s) = s {
-                // SAFETY: ours now.
-                let r = unsafe { &*s };
-                heap.note_allocation((r.nelems - r.alloc_count) as usize * r.elem_size);
-                return Ok(s);
+                return Ok(Self::take(heap, s));
             }
         }
         // 3. A new span.
         let span = heap.new_span(class, 0, desc, key)?;
-        // SAFETY: fresh.
+        Ok(Self::take(heap, span))
+    }
+
+    /// Count the free slots of `span`, which this cache now owns, as
+    /// allocation (the pacer's estimate: they will all be handed out).
+    fn take(heap: &HeapInner, span: *mut GcSpan) -> *mut GcSpan {
+        // SAFETY: the caller just took `span` off a list (or made it): it is
+        // live and owned by this cache.
         let s = unsafe { &*span };
-        heap.note_allocation(s.nelems as usize * s.elem_size);
-        Ok(span)
+        heap.note_allocation((s.nelems - s.alloc_count) as usize * s.elem_size);
+        span
     }
 
     /// Give `span` back to the heap lists.

@@ -46,6 +46,7 @@ fn collector_cycle(w: &World) {
         loom::thread::yield_now();
     }
     // The world is stopped: read the heap (marking).
+    // SAFETY (loom checks it): the mutator is outside its scope.
     w.heap.with(|p| unsafe { *p });
     handshake::end_stop(&w.stopping);
 }
@@ -69,6 +70,7 @@ fn a_scope_and_a_stopped_world_exclude_each_other() {
         });
         collector_cycle(&w);
         m.join().unwrap();
+        // SAFETY: both threads are done (joined above).
         w.heap.with(|p| assert_eq!(unsafe { *p }, 2));
     });
 }
